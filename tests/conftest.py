@@ -1,0 +1,53 @@
+"""Session fixtures: each real server is started once per test session, on free loopback ports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from app.embedded import ServerProcess, mongodb_uri, start_secantus, start_tansu
+
+LOG_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "server-logs"
+
+
+@pytest.fixture(scope="session")
+def kafka_server() -> Iterator[ServerProcess]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    server = start_tansu(log_dir=LOG_DIR)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_server() -> Iterator[ServerProcess]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    server = start_secantus(log_dir=LOG_DIR)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_server: ServerProcess) -> str:
+    return f"127.0.0.1:{kafka_server.port}"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(mongo_server: ServerProcess) -> str:
+    return mongodb_uri(mongo_server.port)
+
+
+@pytest.fixture
+async def mongo_client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_uri)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix, so tests sharing the session servers never share topics or databases."""
+    return uuid.uuid4().hex[:10]
