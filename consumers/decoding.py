@@ -1,0 +1,100 @@
+"""Kafka record → FactEvent, with the CloudEvents SDK (both content modes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import bson
+import bson.errors
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
+from cloudevents.core.formats.json import JSONFormat
+from pydantic import ValidationError
+
+from consumers.facts import DATA_SCHEMAS, FactEvent, Position
+
+_FORMAT = JSONFormat()
+_REQUIRED = ("id", "source", "type", "time")
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A Kafka record as bytes, free of any client library's types."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class PoisonRecord(Exception):
+    """The record cannot become a FactEvent; the reason says why."""
+
+
+def decode(record: RawRecord) -> FactEvent:
+    """Decode and validate one record, or raise PoisonRecord with the reason."""
+    if record.value is None:
+        raise PoisonRecord("record has no value (tombstone)")
+    headers = {name: value for name, value in record.headers}
+    try:
+        event = from_kafka(KafkaMessage(headers=headers, key=record.key, value=record.value), _FORMAT)
+    except Exception as exc:  # the SDK raises many types for bad bytes, JSON and attributes
+        raise PoisonRecord(f"not a CloudEvent: {type(exc).__name__}: {exc}") from exc
+    attributes: dict[str, Any] = event.get_attributes()
+    if attributes.get("specversion") != "1.0":
+        raise PoisonRecord(f"unsupported specversion {attributes.get('specversion')!r}")
+    missing = [name for name in _REQUIRED if not attributes.get(name)]
+    if missing:
+        raise PoisonRecord(f"missing required attributes: {', '.join(missing)}")
+    moment = attributes["time"]
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise PoisonRecord(f"time {moment!r} is not an RFC 3339 timestamp with an offset")
+    data = event.get_data()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PoisonRecord(f"data must be a JSON object, got {type(data).__name__}")
+    _check_storable(data)
+    schema = DATA_SCHEMAS.get(str(attributes["type"]))
+    if schema is not None:
+        try:
+            schema.model_validate(data)
+        except ValidationError as exc:
+            raise PoisonRecord(f"data fails {schema.__name__}: {_summary(exc)}") from exc
+    subject = attributes.get("subject")
+    return FactEvent(
+        source=str(attributes["source"]),
+        id=str(attributes["id"]),
+        type=str(attributes["type"]),
+        subject=str(subject) if subject else None,
+        time=moment,
+        data=data,
+        position=Position(record.topic, record.partition, record.offset),
+    )
+
+
+def _check_storable(data: dict[str, Any]) -> None:
+    # The log must accept every event it is handed, or one record would stall its partition.
+    try:
+        bson.encode({"data": data})
+    except (bson.errors.InvalidDocument, OverflowError) as exc:
+        raise PoisonRecord(f"data cannot be stored: {exc}") from exc
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if name.startswith("$"):
+                    raise PoisonRecord(f"data field name {name!r} starts with '$'")
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'data'}: {err['msg']}" for err in exc.errors()
+    )

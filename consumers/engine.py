@@ -1,0 +1,238 @@
+"""The fold engine: one MongoDB transaction per batch for the log append and every view change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bson.binary import Binary
+from pymongo import ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from consumers.decoding import RawRecord
+from consumers.facts import FactEvent
+from consumers.log import from_log_document, to_log_document
+from consumers.projection import Projection, State, fold
+from consumers.projections import PROJECTIONS
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: RawRecord
+    reason: str
+
+
+@dataclass
+class BatchOutcome:
+    logged: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    refolded: int = 0
+    changed: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _to_state(doc: Document) -> State:
+    state = dict(doc)
+    state.pop("_id", None)
+    return state
+
+
+def _to_document(key: str, state: State) -> Document:
+    return {"_id": key, **state}
+
+
+class FoldEngine:
+    """Appends a batch to the log and folds it into the views, exactly once, in one transaction."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        projections: tuple[type[Projection], ...] = PROJECTIONS,
+        consumer_group: str = "factview",
+    ) -> None:
+        self.db = db
+        self.projections = projections
+        self.consumer_group = consumer_group
+
+    async def apply(self, events: list[FactEvent], dead: list[DeadLetter] | None = None) -> BatchOutcome:
+        """Log, fold and dead-letter one batch; returns once the transaction has committed."""
+        dead = dead or []
+        outcome = BatchOutcome()
+
+        async def transaction(session: AsyncClientSession) -> BatchOutcome:
+            # with_transaction may run this again after a transient error: start from nothing.
+            nonlocal outcome
+            outcome = BatchOutcome()
+            fresh = await self._append(events, session, outcome)
+            await self._dead_letter(dead, session, outcome)
+            await self._fold(fresh, session, outcome)
+            return outcome
+
+        async with self.db.client.start_session() as session:
+            await session.with_transaction(
+                transaction,
+                read_concern=ReadConcern("snapshot"),
+                write_concern=WriteConcern("majority"),
+            )
+        return outcome
+
+    async def _append(
+        self, events: list[FactEvent], session: AsyncClientSession, outcome: BatchOutcome
+    ) -> list[FactEvent]:
+        unique: dict[str, FactEvent] = {}
+        for event in events:
+            unique.setdefault(event.log_id, event)
+        if not unique:
+            return []
+        # In a transaction a duplicate-key error would abort everything, so look first.
+        cursor = self.db.events.find({"_id": {"$in": list(unique)}}, {"_id": 1}, session=session)
+        seen = {doc["_id"] async for doc in cursor}
+        fresh = [e for key, e in unique.items() if key not in seen]
+        if fresh:
+            await self.db.events.insert_many(
+                [to_log_document(e) for e in fresh], ordered=False, session=session
+            )
+        outcome.logged = len(fresh)
+        outcome.duplicates = len(events) - len(fresh)
+        return fresh
+
+    async def _dead_letter(
+        self, dead: list[DeadLetter], session: AsyncClientSession, outcome: BatchOutcome
+    ) -> None:
+        now = datetime.now(UTC)
+        for letter in dead:
+            r = letter.record
+            await self.db.dead_letters.update_one(
+                {"_id": f"{self.consumer_group}:{r.topic}:{r.partition}:{r.offset}"},
+                {
+                    "$set": {
+                        "topic": r.topic,
+                        "partition": r.partition,
+                        "offset": r.offset,
+                        "consumerGroup": self.consumer_group,
+                        "key": Binary(r.key) if r.key is not None else None,
+                        "value": Binary(r.value) if r.value is not None else None,
+                        "headers": [{"key": k, "value": Binary(v)} for k, v in r.headers],
+                        "reason": letter.reason,
+                        "lastSeen": now,
+                        "status": "pending",
+                    },
+                    "$setOnInsert": {"firstSeen": now},
+                    "$inc": {"attempts": 1},
+                },
+                upsert=True,
+                session=session,
+            )
+        outcome.dead_lettered = len(dead)
+
+    async def _fold(
+        self, fresh: list[FactEvent], session: AsyncClientSession, outcome: BatchOutcome
+    ) -> None:
+        changed: dict[str, dict[str, State]] = {}
+        for projection in self.projections:
+            states, loaded = await self._fold_view(projection, fresh, session, outcome)
+            if projection.join is not None:
+                states = await self._join(projection, states, loaded, changed, session)
+            # Write each changed document once per batch, in one round trip.
+            writes = [
+                ReplaceOne({"_id": key}, _to_document(key, state), upsert=True)
+                for key, state in states.items()
+                if loaded.get(key) != state
+            ]
+            if writes:
+                await self.db[projection.collection].bulk_write(writes, ordered=False, session=session)
+            changed[projection.name] = {k: s for k, s in states.items() if loaded.get(k) != s}
+            outcome.changed[projection.name] = sorted(changed[projection.name])
+
+    async def _fold_view(
+        self,
+        projection: type[Projection],
+        fresh: list[FactEvent],
+        session: AsyncClientSession,
+        outcome: BatchOutcome,
+    ) -> tuple[dict[str, State], dict[str, State]]:
+        by_key: dict[str, list[FactEvent]] = defaultdict(list)
+        for event in fresh:
+            key = projection.key(event) if event.type in projection.handlers else None
+            if key is not None:
+                by_key[key].append(event)
+        if not by_key:
+            return {}, {}
+        loaded = await self._load(projection, list(by_key), session)
+        states: dict[str, State] = {}
+        for key, new_events in by_key.items():
+            current = loaded.get(key)
+            if current is None:
+                states[key] = fold(projection, key, new_events)
+                continue
+            last = tuple(current.get("_last") or ())
+            if last and min(e.order for e in new_events) < last:
+                # A late event: fold this document again from the log, in business time.
+                history = await self._history(projection, key, session)
+                states[key] = fold(projection, key, history)
+                outcome.refolded += 1
+            else:
+                states[key] = fold(projection, key, new_events, _copy_state(current))
+        return states, loaded
+
+    async def _join(
+        self,
+        projection: type[Projection],
+        states: dict[str, State],
+        loaded: dict[str, State],
+        changed: dict[str, dict[str, State]],
+        session: AsyncClientSession,
+    ) -> dict[str, State]:
+        assert projection.join is not None
+        join = projection.join
+        affected = set(states)
+        affected.update(
+            str(s[join.on]) for s in changed.get(join.view, {}).values() if s.get(join.on)
+        )
+        if not affected:
+            return states
+        missing = [k for k in affected if k not in states]
+        if missing:
+            more = await self._load(projection, missing, session)
+            loaded.update(more)
+            for key in missing:
+                states[key] = _copy_state(more[key]) if key in more else projection.initial(key)
+        other = next(p for p in self.projections if p.name == join.view)
+        members: dict[str, list[State]] = defaultdict(list)
+        cursor = self.db[other.collection].find({join.on: {"$in": sorted(affected)}}, session=session)
+        async for doc in cursor:
+            members[str(doc[join.on])].append(_to_state(doc))
+        return {key: projection.joined(state, members.get(key, [])) for key, state in states.items()}
+
+    async def _load(
+        self, projection: type[Projection], keys: list[str], session: AsyncClientSession
+    ) -> dict[str, State]:
+        cursor = self.db[projection.collection].find({"_id": {"$in": keys}}, session=session)
+        return {doc["_id"]: _to_state(doc) async for doc in cursor}
+
+    async def _history(
+        self, projection: type[Projection], key: str, session: AsyncClientSession | None
+    ) -> list[FactEvent]:
+        query = {f"data.{projection.key_field}": key, "type": {"$in": list(projection.handlers)}}
+        cursor = self.db.events.find(query, session=session)
+        return [from_log_document(doc) async for doc in cursor]
+
+
+def _copy_state(state: State) -> State:
+    # Handlers may change what they are given; the loaded copy must stay as read for comparison.
+    copied: State = {}
+    for name, value in state.items():
+        if isinstance(value, list):
+            copied[name] = [dict(v) if isinstance(v, dict) else v for v in value]
+        elif isinstance(value, dict):
+            copied[name] = dict(value)
+        else:
+            copied[name] = value
+    return copied

@@ -1,0 +1,45 @@
+"""The event log: every consumed Fact Event, once, as a MongoDB document."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from consumers.facts import FactEvent, Position, time_key
+
+LogDocument = dict[str, Any]
+
+
+def to_log_document(event: FactEvent) -> LogDocument:
+    position = event.position
+    return {
+        "_id": event.log_id,
+        "source": event.source,
+        "id": event.id,
+        "type": event.type,
+        "subject": event.subject,
+        # BSON dates stop at milliseconds; timeKey keeps the exact instant for ordering.
+        "time": event.time,
+        "timeKey": time_key(event.time),
+        "data": event.data,
+        "topic": position.topic if position else None,
+        "partition": position.partition if position else None,
+        "offset": position.offset if position else None,
+        "receivedAt": event.received_at,
+    }
+
+
+def from_log_document(doc: LogDocument) -> FactEvent:
+    position = None
+    if doc.get("topic") is not None:
+        position = Position(doc["topic"], doc["partition"], doc["offset"])
+    return FactEvent(
+        source=doc["source"],
+        id=doc["id"],
+        type=doc["type"],
+        subject=doc.get("subject"),
+        time=datetime.strptime(doc["timeKey"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+        data=doc["data"],
+        position=position,
+        received_at=doc["receivedAt"],
+    )

@@ -1,0 +1,70 @@
+"""The Customer view: the customer's facts joined with a summary of each of its accounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from consumers.facts import FactEvent
+from consumers.projection import Join, Projection, State, handles
+
+
+class CustomerProjection(Projection):
+    name = "customer"
+    version = 1
+    collection = "customers"
+    key_field = "customerId"
+    # Accounts name their customer; the customer document embeds them as they change.
+    join = Join(view="account", on="customerId")
+
+    @classmethod
+    def initial(cls, key: str) -> State:
+        return {
+            "id": key,
+            "name": None,
+            "email": None,
+            "deleted": False,
+            "accounts": [],
+            "totalBalance": Decimal("0"),
+            "version": 0,
+            "updatedAt": None,
+        }
+
+    @handles("customer.registered")
+    @staticmethod
+    def registered(state: State, event: FactEvent) -> State:
+        state["name"] = event.data["name"]
+        state["email"] = event.data["email"]
+        return state
+
+    @handles("customer.updated")
+    @staticmethod
+    def updated(state: State, event: FactEvent) -> State:
+        # A Fact Event carries the whole entity, so the newest one simply replaces.
+        state["name"] = event.data["name"]
+        state["email"] = event.data["email"]
+        return state
+
+    @handles("customer.deleted")
+    @staticmethod
+    def deleted(state: State, event: FactEvent) -> State:
+        state["deleted"] = True
+        return state
+
+    @classmethod
+    def joined(cls, state: State, others: list[State]) -> State:
+        accounts = [
+            {
+                "id": a["id"],
+                "currency": a.get("currency"),
+                "status": a.get("status", "OPEN"),
+                "balance": a.get("balance", Decimal("0")),
+            }
+            for a in sorted(others, key=lambda a: str(a["id"]))
+        ]
+        state["accounts"] = accounts
+        state["totalBalance"] = sum((a["balance"] for a in accounts), Decimal("0"))
+        return state
+
+    @classmethod
+    def visible(cls, state: State) -> bool:
+        return not state.get("deleted", False)

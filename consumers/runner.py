@@ -1,0 +1,144 @@
+"""The Kafka entrypoint: fetch a batch, decode it, hand it to the engine, then commit offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
+
+from consumers.decoding import PoisonRecord, RawRecord, decode
+from consumers.engine import BatchOutcome, DeadLetter, FoldEngine
+from consumers.facts import FactEvent
+
+log = structlog.get_logger("factview.consumer")
+
+
+class BrokerUnavailable(RuntimeError):
+    """Kafka did not answer at start; the message is the one line a person needs."""
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    bootstrap_servers: str
+    group_id: str
+    topics: list[str]
+    max_batch: int = 500
+    startup_timeout: float = 20.0
+    poll_timeout_ms: int = 200
+
+
+def to_raw(record: ConsumerRecord[bytes, bytes]) -> RawRecord:
+    return RawRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple((str(k), bytes(v)) for k, v in record.headers),
+    )
+
+
+def split(records: list[RawRecord]) -> tuple[list[FactEvent], list[DeadLetter]]:
+    """Decode what can be decoded; the rest become dead letters with their reason."""
+    events: list[FactEvent] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        try:
+            events.append(decode(record))
+        except PoisonRecord as exc:
+            log.warning(
+                "poison record",
+                topic=record.topic, partition=record.partition, offset=record.offset,
+                reason=str(exc),
+            )
+            dead.append(DeadLetter(record, f"PoisonRecord: {exc}"))
+    return events, dead
+
+
+class ConsumerRunner:
+    """One consumer group over every fact topic; manual commits after the engine's commit."""
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        engine: FoldEngine,
+        on_batch: Callable[[BatchOutcome], Awaitable[None]] | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.on_batch = on_batch
+        self.ready = asyncio.Event()
+
+    async def _start(self) -> AIOKafkaConsumer:
+        deadline = time.monotonic() + self.config.startup_timeout
+        delay = 0.2
+        while True:
+            consumer = AIOKafkaConsumer(
+                *self.config.topics,
+                bootstrap_servers=self.config.bootstrap_servers,
+                group_id=self.config.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+            )
+            try:
+                await consumer.start()
+                return consumer
+            except KafkaConnectionError as exc:
+                await consumer.stop()
+                if time.monotonic() + delay > deadline:
+                    raise BrokerUnavailable(
+                        f"Kafka at {self.config.bootstrap_servers} is unreachable: {exc}"
+                    ) from exc
+                await asyncio.sleep(delay)  # backoff between connection attempts
+                delay = min(delay * 2, 2.0)
+
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Consume until `stopping` is set (or the task is cancelled)."""
+        stopping = stopping or asyncio.Event()
+        consumer = await self._start()
+        self.ready.set()
+        log.info("consuming", topics=self.config.topics, group=self.config.group_id)
+        try:
+            while not stopping.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch
+                )
+                records = [to_raw(r) for rs in batch.values() for r in rs]
+                if not records:
+                    continue
+                outcome = await self._apply_until_done(records)
+                await self._commit(consumer, batch)
+                if self.on_batch is not None:
+                    await self.on_batch(outcome)
+        finally:
+            await consumer.stop()
+
+    async def _apply_until_done(self, records: list[RawRecord]) -> BatchOutcome:
+        events, dead = split(records)
+        delay = 0.1
+        while True:
+            try:
+                return await self.engine.apply(events, dead)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Nothing is committed until the batch is in; a stuck batch stalls, never drops.
+                log.error("batch failed, retrying", error=f"{type(exc).__name__}: {exc}", retry_in=delay)
+                await asyncio.sleep(delay)  # backoff before retrying the same batch
+                delay = min(delay * 2, 5.0)
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The batch is in the log already; a redelivery after a rebalance is a no-op.
+            log.warning("offset commit failed", error=str(exc))
