@@ -72,7 +72,12 @@ class ConsumerRunner:
         self.config = config
         self.engine = engine
         self.on_batch = on_batch
-        self.ready = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def connect(self) -> None:
+        """Join the group, retrying with backoff until the start-up deadline; then BrokerUnavailable."""
+        if self._consumer is None:
+            self._consumer = await self._start()
 
     async def _start(self) -> AIOKafkaConsumer:
         deadline = time.monotonic() + self.config.startup_timeout
@@ -101,8 +106,9 @@ class ConsumerRunner:
     async def run(self, stopping: asyncio.Event | None = None) -> None:
         """Consume until `stopping` is set (or the task is cancelled)."""
         stopping = stopping or asyncio.Event()
-        consumer = await self._start()
-        self.ready.set()
+        await self.connect()
+        consumer = self._consumer
+        assert consumer is not None
         log.info("consuming", topics=self.config.topics, group=self.config.group_id)
         try:
             while not stopping.is_set():
@@ -117,6 +123,7 @@ class ConsumerRunner:
                 if self.on_batch is not None:
                     await self.on_batch(outcome)
         finally:
+            self._consumer = None
             await consumer.stop()
 
     async def _apply_until_done(self, records: list[RawRecord]) -> BatchOutcome:

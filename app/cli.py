@@ -1,0 +1,151 @@
+"""The `factview` command: serve, consume, rebuild, dev."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from app.embedded import EmbeddedServerError
+from app.settings import Settings
+from app.store import StoreUnavailable
+from consumers.runner import BrokerUnavailable
+
+cli = typer.Typer(help="factview: a GraphQL read service folded from Fact Events.", no_args_is_help=True)
+
+_EXPECTED = (StoreUnavailable, BrokerUnavailable, EmbeddedServerError, OSError)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper()
+        _fail(f"bad setting {name}: {first['msg']}")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"factview: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(coro)
+    except _EXPECTED as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="HTTP port."),
+) -> None:
+    """Run the GraphQL API and the consumers in one process."""
+    settings = _settings()
+    _run(_serve(settings, host, port))
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.asgi import create_app
+    from app.runtime import Runtime
+
+    runtime = await Runtime.start(settings, consume=True)
+    try:
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), host=host, port=port))
+        await server.serve()
+    finally:
+        await runtime.stop()
+
+
+@cli.command()
+def consume() -> None:
+    """Run the consumers alone (no API)."""
+    settings = _settings()
+    _run(_consume(settings))
+
+
+async def _consume(settings: Settings) -> None:
+    from app.runtime import Runtime
+
+    runtime = await Runtime.start(settings, consume=True)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.stopping.set)
+    try:
+        assert runtime.consumer_task is not None
+        await asyncio.wait(
+            [runtime.consumer_task, asyncio.create_task(runtime.stopping.wait())],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        await runtime.stop()
+    if runtime.consumer_task.done() and not runtime.consumer_task.cancelled():
+        exc = runtime.consumer_task.exception()
+        if exc is not None:
+            _fail(f"consumer stopped: {type(exc).__name__}: {exc}")
+
+
+@cli.command()
+def rebuild(views: list[str] = typer.Argument(None, help="Views to rebuild (default: all).")) -> None:
+    """Rebuild views from the local event log (stop the consumers first)."""
+    from consumers.projections import PROJECTIONS, by_name
+
+    settings = _settings()
+    try:
+        chosen = [by_name(v) for v in views] if views else list(PROJECTIONS)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    # Joined views read the views they embed, so rebuild in registry order.
+    chosen.sort(key=PROJECTIONS.index)
+    _run(_rebuild(settings, [p.name for p in chosen]))
+
+
+async def _rebuild(settings: Settings, names: list[str]) -> None:
+    from app.store import check_reachable, database, ensure_indexes, make_client
+    from consumers.projections import PROJECTIONS, by_name
+    from consumers.rebuild import rebuild as rebuild_view
+
+    client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
+    try:
+        await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
+        db = database(client, settings.mongodb_database)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} events"),
+            TimeElapsedColumn(), transient=False,
+        ) as progress:
+            for name in names:
+                task = progress.add_task(f"rebuilding {name}", total=None)
+                count = await rebuild_view(
+                    db, by_name(name), PROJECTIONS, lambda n, t=task: progress.advance(t, n)
+                )
+                progress.update(task, description=f"rebuilt {name}: {count} documents")
+        await ensure_indexes(db)
+    finally:
+        await client.close()
+
+
+@cli.command()
+def dev(port: int = typer.Option(8000, help="factview's HTTP port.")) -> None:
+    """Start broker, database, demo owners and factview on this machine, with demo data."""
+    from app.dev import run_dev
+
+    _run(run_dev(port))
+
+
+def main() -> None:
+    try:
+        cli()
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,56 @@
+"""Reading the views (and, for `asOf`, the log): the only place the schema gets data from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from consumers.facts import time_key
+from consumers.log import from_log_document
+from consumers.projection import fold
+from consumers.projections.account import AccountProjection
+from consumers.projections.customer import CustomerProjection
+
+Document = dict[str, Any]
+
+
+class ViewReader:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+
+    async def account(self, account_id: str) -> Document | None:
+        return await self.db.accounts.find_one({"_id": account_id})
+
+    async def account_as_of(self, account_id: str, as_of: datetime) -> Document | None:
+        """The account as it stood at business time `as_of`, folded from the log."""
+        query = {
+            "data.accountId": account_id,
+            "type": {"$in": list(AccountProjection.handlers)},
+            "timeKey": {"$lte": time_key(as_of)},
+        }
+        events = [from_log_document(d) async for d in self.db.events.find(query)]
+        if not events:
+            return None
+        return fold(AccountProjection, account_id, events)
+
+    async def customer(self, customer_id: str) -> Document | None:
+        doc = await self.db.customers.find_one({"_id": customer_id})
+        if doc is None or not CustomerProjection.visible(doc):
+            return None
+        return doc
+
+    async def customers(self, first: int, after: str | None) -> tuple[list[Document], bool]:
+        """One page of visible customers by id, and whether more follow."""
+        query: Document = {"deleted": {"$ne": True}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self.db.customers.find(query).sort("_id", ASCENDING).limit(first + 1)
+        docs = [doc async for doc in cursor]
+        return docs[:first], len(docs) > first
+
+    async def accounts_of(self, customer_id: str) -> list[Document]:
+        cursor = self.db.accounts.find({"customerId": customer_id}).sort("_id", ASCENDING)
+        return [doc async for doc in cursor]

@@ -1,0 +1,71 @@
+"""Relay-style connections with opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+T = TypeVar("T")
+
+MAX_PAGE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(kind: str, value: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str) -> str:
+    """The value inside a cursor of this kind, or a BAD_CURSOR error."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    prefix = f"{kind}:"
+    if not text.startswith(prefix):
+        raise GraphQLError(
+            f"invalid cursor {cursor!r} for {kind}", extensions={"code": "BAD_CURSOR"}
+        )
+    return text[len(prefix) :]
+
+
+def check_first(first: int) -> int:
+    if first < 0 or first > MAX_PAGE:
+        raise GraphQLError(
+            f"first must be between 0 and {MAX_PAGE}, got {first}",
+            extensions={"code": "BAD_USER_INPUT"},
+        )
+    return first
+
+
+def connection(items: list[tuple[str, T]], has_next: bool) -> Connection[T]:
+    edges = [Edge(cursor=cursor, node=node) for cursor, node in items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+    )
