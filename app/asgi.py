@@ -30,7 +30,9 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None, consume: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, consume: bool = True
+) -> Starlette:
     """The app; with no runtime given, its lifespan starts one (and stops it)."""
 
     @asynccontextmanager

@@ -6,18 +6,20 @@ import asyncio
 import signal
 import sys
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from pydantic import ValidationError
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from app.embedded import EmbeddedServerError
 from app.settings import Settings
 from app.store import StoreUnavailable
 from consumers.runner import BrokerUnavailable
 
-cli = typer.Typer(help="factview: a GraphQL read service folded from Fact Events.", no_args_is_help=True)
+cli = typer.Typer(
+    help="factview: a GraphQL read service folded from Fact Events.", no_args_is_help=True
+)
 
 _EXPECTED = (StoreUnavailable, BrokerUnavailable, EmbeddedServerError, OSError)
 
@@ -31,7 +33,7 @@ def _settings() -> Settings:
         _fail(f"bad setting {name}: {first['msg']}")
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"factview: {message}", err=True)
     raise typer.Exit(1)
 
@@ -98,7 +100,9 @@ async def _consume(settings: Settings) -> None:
 
 
 @cli.command()
-def rebuild(views: list[str] = typer.Argument(None, help="Views to rebuild (default: all).")) -> None:
+def rebuild(
+    views: list[str] = typer.Argument(None, help="Views to rebuild (default: all)."),
+) -> None:
     """Rebuild views from the local event log (stop the consumers first)."""
     from consumers.projections import PROJECTIONS, by_name
 
@@ -122,14 +126,19 @@ async def _rebuild(settings: Settings, names: list[str]) -> None:
         await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
         db = database(client, settings.mongodb_database)
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} events"),
-            TimeElapsedColumn(), transient=False,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} events"),
+            TimeElapsedColumn(),
+            transient=False,
         ) as progress:
             for name in names:
                 task = progress.add_task(f"rebuilding {name}", total=None)
-                count = await rebuild_view(
-                    db, by_name(name), PROJECTIONS, lambda n, t=task: progress.advance(t, n)
-                )
+
+                def advance(n: int, task: TaskID = task) -> None:
+                    progress.advance(task, n)
+
+                count = await rebuild_view(db, by_name(name), PROJECTIONS, advance)
                 progress.update(task, description=f"rebuilt {name}: {count} documents")
         await ensure_indexes(db)
     finally:

@@ -70,9 +70,7 @@ class ServerProcess:
         self.process.wait(timeout=10)
 
 
-def _spawn(
-    name: str, argv: list[str], port: int, log_dir: Path, timeout: float
-) -> ServerProcess:
+def _spawn(name: str, argv: list[str], port: int, log_dir: Path, timeout: float) -> ServerProcess:
     if not _port_is_free(port):
         raise EmbeddedServerError(f"{name}: port 127.0.0.1:{port} is already in use")
     log_path = log_dir / f"{name}-{port}.log"
@@ -80,7 +78,10 @@ def _spawn(
     try:
         # A new session makes the server its own process group, so stop() reaches its children.
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     except OSError as exc:
@@ -109,13 +110,22 @@ def tansu_binary() -> str:
         raise EmbeddedServerError(f"Tansu broker binary not found: {exc}") from exc
 
 
-def start_tansu(port: int | None = None, log_dir: Path | None = None, timeout: float = 20.0) -> ServerProcess:
+def start_tansu(
+    port: int | None = None, log_dir: Path | None = None, timeout: float = 20.0
+) -> ServerProcess:
     """Start a memory-storage Tansu broker on 127.0.0.1 and wait until it answers."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     argv = [
-        tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-        "--storage-engine", "memory://tansu/", "--silent",
+        tansu_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+        "--silent",
     ]
     return _spawn("tansu", argv, port, log_dir or Path(tempfile.gettempdir()), timeout)
 
@@ -131,8 +141,18 @@ def start_secantus(
     owned = storage_path is None
     path = storage_path or Path(tempfile.mkdtemp(prefix="factview-secantus-"))
     argv = [
-        sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-        "--storage-path", str(path), "--enable-test-commands", "--log-level", "WARNING",
+        sys.executable,
+        "-m",
+        "secantus",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(path),
+        "--enable-test-commands",
+        "--log-level",
+        "WARNING",
     ]
     server = _spawn("secantus", argv, port, log_dir or Path(tempfile.gettempdir()), timeout)
     if owned:

@@ -39,7 +39,9 @@ async def start_server(app: ASGIApp, host: str, port: int, timeout: float = 30.0
     deadline = asyncio.get_running_loop().time() + timeout
     while not server.started:
         if task.done():
-            raise ServerFailed(f"server on {host}:{port} did not start (port in use or start-up failed)")
+            raise ServerFailed(
+                f"server on {host}:{port} did not start (port in use or start-up failed)"
+            )
         if asyncio.get_running_loop().time() > deadline:
             server.should_exit = True
             raise ServerFailed(f"server on {host}:{port} did not start within {timeout:.0f}s")

@@ -40,7 +40,9 @@ def decode(record: RawRecord) -> FactEvent:
         raise PoisonRecord("record has no value (tombstone)")
     headers = {name: value for name, value in record.headers}
     try:
-        event = from_kafka(KafkaMessage(headers=headers, key=record.key, value=record.value), _FORMAT)
+        event = from_kafka(
+            KafkaMessage(headers=headers, key=record.key, value=record.value), _FORMAT
+        )
     except Exception as exc:  # the SDK raises many types for bad bytes, JSON and attributes
         raise PoisonRecord(f"not a CloudEvent: {type(exc).__name__}: {exc}") from exc
     attributes: dict[str, Any] = event.get_attributes()

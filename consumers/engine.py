@@ -61,7 +61,9 @@ class FoldEngine:
         self.projections = projections
         self.consumer_group = consumer_group
 
-    async def apply(self, events: list[FactEvent], dead: list[DeadLetter] | None = None) -> BatchOutcome:
+    async def apply(
+        self, events: list[FactEvent], dead: list[DeadLetter] | None = None
+    ) -> BatchOutcome:
         """Log, fold and dead-letter one batch; returns once the transaction has committed."""
         dead = dead or []
         outcome = BatchOutcome()
@@ -147,7 +149,9 @@ class FoldEngine:
                 if loaded.get(key) != state
             ]
             if writes:
-                await self.db[projection.collection].bulk_write(writes, ordered=False, session=session)
+                await self.db[projection.collection].bulk_write(
+                    writes, ordered=False, session=session
+                )
             changed[projection.name] = {k: s for k, s in states.items() if loaded.get(k) != s}
             outcome.changed[projection.name] = sorted(changed[projection.name])
 
@@ -206,10 +210,14 @@ class FoldEngine:
                 states[key] = _copy_state(more[key]) if key in more else projection.initial(key)
         other = next(p for p in self.projections if p.name == join.view)
         members: dict[str, list[State]] = defaultdict(list)
-        cursor = self.db[other.collection].find({join.on: {"$in": sorted(affected)}}, session=session)
+        cursor = self.db[other.collection].find(
+            {join.on: {"$in": sorted(affected)}}, session=session
+        )
         async for doc in cursor:
             members[str(doc[join.on])].append(_to_state(doc))
-        return {key: projection.joined(state, members.get(key, [])) for key, state in states.items()}
+        return {
+            key: projection.joined(state, members.get(key, [])) for key, state in states.items()
+        }
 
     async def _load(
         self, projection: type[Projection], keys: list[str], session: AsyncClientSession

@@ -76,7 +76,9 @@ class Projection:
         return True
 
 
-def fold(projection: type[Projection], key: str, events: Iterable[FactEvent], state: State | None = None) -> State:
+def fold(
+    projection: type[Projection], key: str, events: Iterable[FactEvent], state: State | None = None
+) -> State:
     """Fold events (already deduplicated) into a state, in business-time order."""
     current = state if state is not None else projection.initial(key)
     for event in sorted(events, key=lambda e: e.order):

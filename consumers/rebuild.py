@@ -24,11 +24,13 @@ async def rebuild(
     projections: tuple[type[Projection], ...],
     progress: Progress | None = None,
 ) -> int:
-    """Fold the whole log into `<collection>__rebuild`, swap it in, and return the document count."""
+    """Fold the whole log into `<collection>__rebuild`, swap it in; returns the document count."""
     shadow = db[f"{projection.collection}__rebuild"]
     await shadow.drop()
     query = {"type": {"$in": list(projection.handlers)}}
-    cursor = db.events.find(query).sort([(f"data.{projection.key_field}", ASCENDING), ("timeKey", ASCENDING)])
+    cursor = db.events.find(query).sort(
+        [(f"data.{projection.key_field}", ASCENDING), ("timeKey", ASCENDING)]
+    )
     states: dict[str, State] = {}
     key: str | None = None
     batch: list[FactEvent] = []

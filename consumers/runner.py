@@ -53,7 +53,9 @@ def split(records: list[RawRecord]) -> tuple[list[FactEvent], list[DeadLetter]]:
         except PoisonRecord as exc:
             log.warning(
                 "poison record",
-                topic=record.topic, partition=record.partition, offset=record.offset,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
                 reason=str(exc),
             )
             dead.append(DeadLetter(record, f"PoisonRecord: {exc}"))
@@ -75,7 +77,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def connect(self) -> None:
-        """Join the group, retrying with backoff until the start-up deadline; then BrokerUnavailable."""
+        """Join the group, retrying with backoff until the start-up deadline."""
         if self._consumer is None:
             self._consumer = await self._start()
 
@@ -136,12 +138,16 @@ class ConsumerRunner:
                 raise
             except Exception as exc:
                 # Nothing is committed until the batch is in; a stuck batch stalls, never drops.
-                log.error("batch failed, retrying", error=f"{type(exc).__name__}: {exc}", retry_in=delay)
+                log.error(
+                    "batch failed, retrying", error=f"{type(exc).__name__}: {exc}", retry_in=delay
+                )
                 await asyncio.sleep(delay)  # backoff before retrying the same batch
                 delay = min(delay * 2, 5.0)
 
     async def _commit(
-        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+        self,
+        consumer: AIOKafkaConsumer,
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         try:

@@ -96,13 +96,16 @@ class Account:
             start = int(value) + 1 if value.isdigit() else 0
         txs = self.view.get("transactions", [])
         page = txs[start : start + first]
-        items = [(encode_cursor("transaction", str(start + i)), Transaction.from_view(tx)) for i, tx in enumerate(page)]
+        items = [
+            (encode_cursor("transaction", str(start + i)), Transaction.from_view(tx))
+            for i, tx in enumerate(page)
+        ]
         return connection(items, start + first < len(txs))
 
 
 @strawberry.type
 class AccountQuery:
-    @strawberry.field(description="An account by id; with asOf, as it stood at that business time.")
+    @strawberry.field
     async def account(
         self, info: Info, id: strawberry.ID, as_of: datetime | None = None
     ) -> Account | None:

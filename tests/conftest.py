@@ -49,5 +49,5 @@ async def mongo_client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[st
 
 @pytest.fixture
 def unique() -> str:
-    """A short unique suffix, so tests sharing the session servers never share topics or databases."""
+    """A short unique suffix, so tests on the session servers never share topics or databases."""
     return uuid.uuid4().hex[:10]

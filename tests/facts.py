@@ -20,7 +20,12 @@ def at(seconds: float) -> datetime:
 
 
 def cloud_event(
-    source: str, type_: str, subject: str, data: dict[str, Any], time: datetime, id_: str | None = None
+    source: str,
+    type_: str,
+    subject: str,
+    data: dict[str, Any],
+    time: datetime,
+    id_: str | None = None,
 ) -> CloudEvent:
     return CloudEvent(
         attributes={
@@ -35,17 +40,25 @@ def cloud_event(
     )
 
 
-def account_event(type_: str, account_id: str, time: datetime, id_: str | None = None, **data: Any) -> CloudEvent:
+def account_event(
+    type_: str, account_id: str, time: datetime, id_: str | None = None, **data: Any
+) -> CloudEvent:
     return cloud_event("accounts", type_, account_id, {"accountId": account_id, **data}, time, id_)
 
 
-def customer_event(type_: str, customer_id: str, time: datetime, id_: str | None = None, **data: Any) -> CloudEvent:
-    return cloud_event("customers", type_, customer_id, {"customerId": customer_id, **data}, time, id_)
+def customer_event(
+    type_: str, customer_id: str, time: datetime, id_: str | None = None, **data: Any
+) -> CloudEvent:
+    return cloud_event(
+        "customers", type_, customer_id, {"customerId": customer_id, **data}, time, id_
+    )
 
 
 def message(event: CloudEvent, binary: bool = False) -> kafka.KafkaMessage:
     msg = kafka.to_binary_event(event) if binary else kafka.to_structured_event(event)
-    return kafka.KafkaMessage(headers=msg.headers, key=str(event.get_subject()).encode(), value=msg.value)
+    return kafka.KafkaMessage(
+        headers=msg.headers, key=str(event.get_subject()).encode(), value=msg.value
+    )
 
 
 def raw(event: CloudEvent, binary: bool = False, topic: str = "t", offset: int = 0) -> RawRecord:
@@ -63,6 +76,8 @@ async def produce(
         for event in events:
             msg = message(event, binary)
             key = msg.key.encode() if isinstance(msg.key, str) else msg.key
-            await producer.send_and_wait(topic, msg.value, key=key, headers=list(msg.headers.items()))
+            await producer.send_and_wait(
+                topic, msg.value, key=key, headers=list(msg.headers.items())
+            )
     finally:
         await producer.stop()

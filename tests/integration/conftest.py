@@ -55,7 +55,9 @@ async def eventually(
     return result
 
 
-def factview_settings(kafka_bootstrap: str, mongo_uri: str, unique: str, **overrides: Any) -> Settings:
+def factview_settings(
+    kafka_bootstrap: str, mongo_uri: str, unique: str, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         "kafka_bootstrap_servers": kafka_bootstrap,
         "kafka_topics": [f"customers.facts.{unique}", f"accounts.facts.{unique}"],

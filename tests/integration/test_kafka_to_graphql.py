@@ -50,16 +50,24 @@ async def test_the_articles_example_deposit_10_withdraw_3_gives_7(factview: Fact
         factview.accounts_topic,
         [
             account_event("account.opened", a, at(1), customerId=c, currency="EUR"),
-            account_event("account.deposited", a, at(2), transactionId="t1", amount="10.00", currency="EUR"),
-            account_event("account.withdrawn", a, at(3), transactionId="t2", amount="3.00", currency="EUR"),
+            account_event(
+                "account.deposited", a, at(2), transactionId="t1", amount="10.00", currency="EUR"
+            ),
+            account_event(
+                "account.withdrawn", a, at(3), transactionId="t2", amount="3.00", currency="EUR"
+            ),
         ],
     )
-    view = await eventually(lambda: account(factview, a), lambda v: v is not None and v["version"] == 3)
+    view = await eventually(
+        lambda: account(factview, a), lambda v: v is not None and v["version"] == 3
+    )
     assert view["balance"] == "7.00"
     assert view["customerId"] == c
     assert view["currency"] == "EUR"
     assert view["status"] == "OPEN"
-    assert [(t["id"], t["kind"], t["amount"], t["balanceAfter"]) for t in view["transactions"]["nodes"]] == [
+    assert [
+        (t["id"], t["kind"], t["amount"], t["balanceAfter"]) for t in view["transactions"]["nodes"]
+    ] == [
         ("t1", "DEPOSIT", "10.00", "10.00"),
         ("t2", "WITHDRAWAL", "3.00", "7.00"),
     ]
@@ -69,15 +77,26 @@ async def test_the_articles_example_deposit_10_withdraw_3_gives_7(factview: Fact
 async def test_an_account_event_before_account_opened_fills_in(factview: Factview) -> None:
     a, c = new_id("acc"), new_id("cus")
     boot = factview.settings.kafka_bootstrap_servers
-    await produce(boot, factview.accounts_topic, [
-        account_event("account.deposited", a, at(2), transactionId="t1", amount="5.00", currency="USD"),
-    ])
+    await produce(
+        boot,
+        factview.accounts_topic,
+        [
+            account_event(
+                "account.deposited", a, at(2), transactionId="t1", amount="5.00", currency="USD"
+            ),
+        ],
+    )
     early = await eventually(lambda: account(factview, a), lambda v: v is not None)
     assert early["balance"] == "5.00" and early["customerId"] is None
     # binary content mode this time: both modes are decoded
-    await produce(boot, factview.accounts_topic, [
-        account_event("account.opened", a, at(1), customerId=c, currency="USD"),
-    ], binary=True)
+    await produce(
+        boot,
+        factview.accounts_topic,
+        [
+            account_event("account.opened", a, at(1), customerId=c, currency="USD"),
+        ],
+        binary=True,
+    )
     view = await eventually(lambda: account(factview, a), lambda v: v["version"] == 2)
     assert view["customerId"] == c
     assert view["balance"] == "5.00"
@@ -86,12 +105,19 @@ async def test_an_account_event_before_account_opened_fills_in(factview: Factvie
 
 async def test_an_event_delivered_twice_is_folded_once(factview: Factview) -> None:
     a = new_id("acc")
-    deposit = account_event("account.deposited", a, at(2), transactionId="t1", amount="4.00", currency="EUR")
-    marker = account_event("account.deposited", a, at(3), transactionId="t2", amount="1.00", currency="EUR")
+    deposit = account_event(
+        "account.deposited", a, at(2), transactionId="t1", amount="4.00", currency="EUR"
+    )
+    marker = account_event(
+        "account.deposited", a, at(3), transactionId="t2", amount="1.00", currency="EUR"
+    )
     boot = factview.settings.kafka_bootstrap_servers
     await produce(boot, factview.accounts_topic, [deposit, deposit])
     await produce(boot, factview.accounts_topic, [deposit, marker])
-    view = await eventually(lambda: account(factview, a), lambda v: v is not None and len(v["transactions"]["nodes"]) == 2)
+    view = await eventually(
+        lambda: account(factview, a),
+        lambda v: v is not None and len(v["transactions"]["nodes"]) == 2,
+    )
     assert view["balance"] == "5.00"
     assert view["version"] == 2
     logged = await factview.runtime.db.events.count_documents({"data.accountId": a})
@@ -102,15 +128,27 @@ async def test_customer_total_balance_joins_two_accounts(factview: Factview) -> 
     c, a1, a2 = new_id("cus"), new_id("acc"), new_id("acc")
     boot = factview.settings.kafka_bootstrap_servers
     # Accounts first: the customer's registration arrives later through the other topic.
-    await produce(boot, factview.accounts_topic, [
-        account_event("account.opened", a1, at(1), customerId=c, currency="EUR"),
-        account_event("account.deposited", a1, at(2), transactionId="t1", amount="10.50", currency="EUR"),
-        account_event("account.opened", a2, at(1), customerId=c, currency="EUR"),
-        account_event("account.deposited", a2, at(2), transactionId="t2", amount="2.25", currency="EUR"),
-    ])
-    await produce(boot, factview.customers_topic, [
-        customer_event("customer.registered", c, at(0), name="Ada", email="ada@example.com"),
-    ])
+    await produce(
+        boot,
+        factview.accounts_topic,
+        [
+            account_event("account.opened", a1, at(1), customerId=c, currency="EUR"),
+            account_event(
+                "account.deposited", a1, at(2), transactionId="t1", amount="10.50", currency="EUR"
+            ),
+            account_event("account.opened", a2, at(1), customerId=c, currency="EUR"),
+            account_event(
+                "account.deposited", a2, at(2), transactionId="t2", amount="2.25", currency="EUR"
+            ),
+        ],
+    )
+    await produce(
+        boot,
+        factview.customers_topic,
+        [
+            customer_event("customer.registered", c, at(0), name="Ada", email="ada@example.com"),
+        ],
+    )
     view = await eventually(
         lambda: customer(factview, c),
         lambda v: v is not None and v["name"] == "Ada" and v["totalBalance"] == "12.75",
@@ -124,9 +162,13 @@ async def test_customer_total_balance_joins_two_accounts(factview: Factview) -> 
 async def test_a_deleted_customer_disappears(factview: Factview) -> None:
     c = new_id("cus")
     boot = factview.settings.kafka_bootstrap_servers
-    await produce(boot, factview.customers_topic, [
-        customer_event("customer.registered", c, at(0), name="Bo", email="bo@example.com"),
-    ])
+    await produce(
+        boot,
+        factview.customers_topic,
+        [
+            customer_event("customer.registered", c, at(0), name="Bo", email="bo@example.com"),
+        ],
+    )
     await eventually(lambda: customer(factview, c), lambda v: v is not None)
     await produce(boot, factview.customers_topic, [customer_event("customer.deleted", c, at(5))])
     await eventually(lambda: customer(factview, c), lambda v: v is None)
@@ -140,9 +182,14 @@ async def test_unknown_ids_are_null_not_errors(factview: Factview) -> None:
 async def test_customers_connection_pages_with_opaque_cursors(factview: Factview) -> None:
     prefix = new_id("page")
     ids = [f"{prefix}-{i}" for i in range(5)]
-    await produce(factview.settings.kafka_bootstrap_servers, factview.customers_topic, [
-        customer_event("customer.registered", cid, at(0), name=cid, email=f"{cid}@example.com") for cid in ids
-    ])
+    await produce(
+        factview.settings.kafka_bootstrap_servers,
+        factview.customers_topic,
+        [
+            customer_event("customer.registered", cid, at(0), name=cid, email=f"{cid}@example.com")
+            for cid in ids
+        ],
+    )
 
     async def page(after: str | None) -> dict[str, Any]:
         body = await factview.graphql(
