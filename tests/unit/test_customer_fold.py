@@ -1,0 +1,57 @@
+"""Each Customer handler, and the join of its accounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from consumers.facts import FactEvent
+from consumers.projection import fold
+from consumers.projections.customer import CustomerProjection
+from tests.facts import at
+
+
+def ev(type_: str, t: float, id_: str, **data: Any) -> FactEvent:
+    return FactEvent("customers", id_, type_, "c1", at(t), {"customerId": "c1", **data})
+
+
+REGISTERED = ev("customer.registered", 0, "e0", name="Ada", email="ada@example.com")
+
+
+def test_registered_then_updated_keeps_the_newest_whole_entity() -> None:
+    updated = ev("customer.updated", 1, "e1", name="Ada L.", email="ada@l.org")
+    for order in ([REGISTERED, updated], [updated, REGISTERED]):
+        state = fold(CustomerProjection, "c1", order)
+        assert (state["name"], state["email"], state["version"]) == ("Ada L.", "ada@l.org", 2)
+
+
+def test_deleted_hides_the_customer() -> None:
+    state = fold(CustomerProjection, "c1", [REGISTERED, ev("customer.deleted", 2, "e2")])
+    assert state["deleted"] is True and not CustomerProjection.visible(state)
+    assert CustomerProjection.visible(fold(CustomerProjection, "c1", [REGISTERED]))
+
+
+def test_joined_embeds_account_summaries_and_sums_balances() -> None:
+    accounts = [
+        {
+            "id": "b",
+            "customerId": "c1",
+            "currency": "EUR",
+            "status": "OPEN",
+            "balance": Decimal("2.25"),
+            "transactions": [],
+        },
+        {
+            "id": "a",
+            "customerId": "c1",
+            "currency": "EUR",
+            "status": "CLOSED",
+            "balance": Decimal("10.50"),
+        },
+    ]
+    state = CustomerProjection.joined(fold(CustomerProjection, "c1", [REGISTERED]), accounts)
+    assert state["accounts"] == [
+        {"id": "a", "currency": "EUR", "status": "CLOSED", "balance": Decimal("10.50")},
+        {"id": "b", "currency": "EUR", "status": "OPEN", "balance": Decimal("2.25")},
+    ]
+    assert state["totalBalance"] == Decimal("12.75")
