@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from app.embedded import EmbeddedServerError
+from app.serving import ServerFailed
 from app.settings import Settings
 from app.store import StoreUnavailable
 from consumers.runner import BrokerUnavailable
@@ -21,7 +22,7 @@ cli = typer.Typer(
     help="factview: a GraphQL read service folded from Fact Events.", no_args_is_help=True
 )
 
-_EXPECTED = (StoreUnavailable, BrokerUnavailable, EmbeddedServerError, OSError)
+_EXPECTED = (StoreUnavailable, BrokerUnavailable, EmbeddedServerError, ServerFailed, OSError)
 
 
 def _settings() -> Settings:

@@ -1,0 +1,175 @@
+"""`factview dev`: broker, database, demo owners and factview on this machine, with demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from app.asgi import create_app
+from app.embedded import EmbeddedServerError, ServerProcess, free_port, start_secantus, start_tansu
+from app.embedded import mongodb_uri as secantus_uri
+from app.runtime import Runtime
+from app.serving import RunningServer, start_server
+from app.settings import Settings
+from app.topics import ensure_topics
+
+HOST = "127.0.0.1"
+CUSTOMERS_TOPIC = "customers.facts"
+ACCOUNTS_TOPIC = "accounts.facts"
+
+# The article's bank example and a few more: money moves through the owners, never the views.
+DEMO: list[dict[str, Any]] = [
+    {
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "accounts": [
+            ("EUR", [("deposit", "10.00"), ("withdraw", "3.00")]),
+            ("USD", [("deposit", "250.00")]),
+        ],
+    },
+    {
+        "name": "Grace Hopper",
+        "email": "grace@example.com",
+        "accounts": [
+            ("EUR", [("deposit", "1200.50"), ("withdraw", "200.25"), ("deposit", "42.00")])
+        ],
+    },
+    {"name": "Alan Turing", "email": "alan@example.com", "accounts": [("GBP", [])]},
+]
+
+
+@contextlib.asynccontextmanager
+async def _server(process: ServerProcess) -> AsyncIterator[ServerProcess]:
+    try:
+        yield process
+    finally:
+        await asyncio.to_thread(process.stop)
+
+
+async def seed(customers_url: str, accounts_url: str) -> list[str]:
+    """Create the demo data through the owners' HTTP API; returns the customer ids."""
+    ids: list[str] = []
+    async with httpx.AsyncClient(timeout=10) as http:
+        for person in DEMO:
+            r = await http.post(
+                f"{customers_url}/customers",
+                json={"name": person["name"], "email": person["email"]},
+            )
+            r.raise_for_status()
+            customer_id = r.json()["customerId"]
+            ids.append(customer_id)
+            for currency, moves in person["accounts"]:
+                r = await http.post(
+                    f"{accounts_url}/accounts",
+                    json={"customerId": customer_id, "currency": currency},
+                )
+                r.raise_for_status()
+                account_id = r.json()["accountId"]
+                for kind, amount in moves:
+                    path = "deposits" if kind == "deposit" else "withdrawals"
+                    r = await http.post(
+                        f"{accounts_url}/accounts/{account_id}/{path}", json={"amount": amount}
+                    )
+                    r.raise_for_status()
+    return ids
+
+
+async def run_dev(port: int) -> None:
+    from upstream import accounts, customers
+
+    console = Console()
+    _check_port(port)
+    work = Path(tempfile.mkdtemp(prefix="factview-dev-"))
+    console.print(f"[dim]starting Tansu and SecantusDB (logs in {work})…[/]")
+    kafka = await asyncio.to_thread(start_tansu, None, work)
+    async with _server(kafka):
+        mongo = await asyncio.to_thread(start_secantus, None, work / "secantus", work)
+        async with _server(mongo):
+            bootstrap = f"{HOST}:{kafka.port}"
+            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC])
+            owners: list[RunningServer] = []
+            try:
+                owners.append(
+                    await start_server(
+                        customers.create_app(
+                            str(work / "customers.sqlite3"), bootstrap, CUSTOMERS_TOPIC
+                        ),
+                        HOST,
+                        free_port(),
+                    )
+                )
+                owners.append(
+                    await start_server(
+                        accounts.create_app(
+                            str(work / "accounts.sqlite3"), bootstrap, ACCOUNTS_TOPIC
+                        ),
+                        HOST,
+                        free_port(),
+                    )
+                )
+                settings = Settings(
+                    _env_file=None,  # type: ignore[call-arg]
+                    kafka_bootstrap_servers=bootstrap,
+                    kafka_topics=[CUSTOMERS_TOPIC, ACCOUNTS_TOPIC],
+                    mongodb_uri=secantus_uri(mongo.port),
+                    mongodb_database="factview",
+                    customers_owner_url=owners[0].url,
+                    accounts_owner_url=owners[1].url,
+                    graphiql=True,
+                )
+                runtime = await Runtime.start(settings)
+                try:
+                    api = await start_server(create_app(settings, runtime), HOST, port)
+                    try:
+                        ids = await seed(owners[0].url, owners[1].url)
+                        _banner(console, api.url, owners, ids)
+                        await _until_stopped()
+                        console.print("[dim]stopping…[/]")
+                    finally:
+                        await api.stop()
+                finally:
+                    await runtime.stop()
+            finally:
+                for owner in reversed(owners):
+                    await owner.stop()
+
+
+def _check_port(port: int) -> None:
+    # Fail before starting anything, rather than after the servers and seed data are up.
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            raise EmbeddedServerError(f"port {HOST}:{port} is in use; pass --port") from None
+
+
+def _banner(console: Console, api_url: str, owners: list[RunningServer], ids: list[str]) -> None:
+    console.print()
+    console.print(f"[bold green]factview is up.[/] GraphiQL: [bold]{api_url}/graphql[/]")
+    console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
+    console.print(f"  demo customers: {', '.join(ids)}")
+    console.print(
+        "  try: { customers { nodes { id name totalBalance accounts { id currency balance } } } }"
+    )
+    console.print("[dim]Ctrl-C stops everything.[/]")
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
