@@ -90,9 +90,10 @@ async def run_dev(port: int) -> None:
     _check_port(port)
     work = Path(tempfile.mkdtemp(prefix="factview-dev-"))
     console.print(f"[dim]starting Tansu and SecantusDB (logs in {work})…[/]")
-    kafka = await asyncio.to_thread(start_tansu, None, work)
+    # Started from the loop's own thread: the servers die with the thread that started them.
+    kafka = start_tansu(None, work)
     async with _server(kafka):
-        mongo = await asyncio.to_thread(start_secantus, None, work / "secantus", work)
+        mongo = start_secantus(None, work / "secantus", work)
         async with _server(mongo):
             bootstrap = f"{HOST}:{kafka.port}"
             await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC])
@@ -131,7 +132,7 @@ async def run_dev(port: int) -> None:
                     api = await start_server(create_app(settings, runtime), HOST, port)
                     try:
                         ids = await seed(owners[0].url, owners[1].url)
-                        _banner(console, api.url, owners, ids)
+                        _banner(console, api.url, owners, ids, bootstrap, settings.mongodb_uri)
                         await _until_stopped()
                         console.print("[dim]stopping…[/]")
                     finally:
@@ -152,10 +153,18 @@ def _check_port(port: int) -> None:
             raise EmbeddedServerError(f"port {HOST}:{port} is in use; pass --port") from None
 
 
-def _banner(console: Console, api_url: str, owners: list[RunningServer], ids: list[str]) -> None:
+def _banner(
+    console: Console,
+    api_url: str,
+    owners: list[RunningServer],
+    ids: list[str],
+    bootstrap: str,
+    mongo_uri: str,
+) -> None:
     console.print()
     console.print(f"[bold green]factview is up.[/] GraphiQL: [bold]{api_url}/graphql[/]")
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
+    console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
     console.print(f"  demo customers: {', '.join(ids)}")
     console.print(
         "  try: { customers { nodes { id name totalBalance accounts { id currency balance } } } }"

@@ -82,7 +82,7 @@ def _spawn(name: str, argv: list[str], port: int, log_dir: Path, timeout: float)
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            preexec_fn=_detach_but_die_with_parent,
         )
     except OSError as exc:
         raise EmbeddedServerError(f"{name}: cannot run {argv[0]}: {exc.strerror}") from exc
@@ -99,6 +99,18 @@ def _spawn(name: str, argv: list[str], port: int, log_dir: Path, timeout: float)
         time.sleep(0.05)
     server.stop()
     raise EmbeddedServerError(f"{name} did not answer on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def _detach_but_die_with_parent() -> None:
+    # Own process group, so stop() reaches the server's children and a terminal's Ctrl-C
+    # goes to us first; and on Linux the kernel ends the server if its starter dies, even by
+    # SIGKILL, so no broker or database is ever orphaned.
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def tansu_binary() -> str:

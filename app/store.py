@@ -54,8 +54,13 @@ async def check_reachable(client: AsyncMongoClient[Document], uri: str, timeout:
     """Ping within `timeout`, or raise StoreUnavailable naming the server."""
     try:
         await asyncio.wait_for(client.admin.command("ping"), timeout)
-    except (TimeoutError, PyMongoError) as exc:
-        raise StoreUnavailable(f"MongoDB at {uri} is unreachable: {type(exc).__name__}") from exc
+    except TimeoutError as exc:
+        raise StoreUnavailable(
+            f"MongoDB at {uri} is unreachable: no answer within {timeout:g}s"
+        ) from exc
+    except PyMongoError as exc:
+        reason = str(exc).split(",")[0]
+        raise StoreUnavailable(f"MongoDB at {uri} is unreachable: {reason}") from exc
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

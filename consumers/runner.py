@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import structlog
@@ -16,6 +18,16 @@ from consumers.engine import BatchOutcome, DeadLetter, FoldEngine
 from consumers.facts import FactEvent
 
 log = structlog.get_logger("factview.consumer")
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -84,6 +96,11 @@ class ConsumerRunner:
     async def _start(self) -> AIOKafkaConsumer:
         deadline = time.monotonic() + self.config.startup_timeout
         delay = 0.2
+        # aiokafka logs every failed connection attempt; until we give up, those are ours to report.
+        with _quiet(logging.getLogger("aiokafka")):
+            return await self._start_with_retries(deadline, delay)
+
+    async def _start_with_retries(self, deadline: float, delay: float) -> AIOKafkaConsumer:
         while True:
             consumer = AIOKafkaConsumer(
                 *self.config.topics,

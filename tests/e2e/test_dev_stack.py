@@ -1,0 +1,149 @@
+"""`factview dev` as a person runs it: a write to an owner shows up in GraphQL; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.embedded import free_port
+
+FACTVIEW = str(Path(sys.executable).parent / "factview")
+
+
+class DevStack:
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process = process
+        self.port = port
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, timeout: float = 90) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := re.search(pattern, line):
+                    return match
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)  # poll the output reader; bounded by the deadline
+        raise AssertionError(f"{pattern!r} not printed; output so far:\n{''.join(self.lines)}")
+
+
+@pytest.fixture(scope="module")
+def dev_stack() -> Iterator[DevStack]:
+    port = free_port()
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [FACTVIEW, "dev", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    stack = DevStack(process, port)
+    try:
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def graphql(port: int, query: str) -> dict[str, object]:
+    response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=10)
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def eventually(probe, until, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    result = probe()
+    while not until(result):
+        assert time.monotonic() < deadline, f"not reached; last: {result!r}"
+        time.sleep(0.1)  # poll interval, bounded by the deadline
+        result = probe()
+    return result
+
+
+def test_a_write_to_an_owner_shows_up_in_graphql(dev_stack: DevStack) -> None:
+    dev_stack.wait_for(r"factview is up\. GraphiQL: http://127\.0\.0\.1:(\d+)/graphql")
+    owners = dev_stack.wait_for(r"customers owner: (\S+)\s+accounts owner: (\S+)")
+    customers_url, accounts_url = owners.group(1), owners.group(2)
+
+    # The seed data is there.
+    seeded = eventually(
+        lambda: graphql(dev_stack.port, "{ customers { nodes { name totalBalance } } }"),
+        lambda b: "Ada Lovelace" in str(b),
+    )
+    assert "errors" not in seeded
+
+    # A write through the owner's HTTP API shows up, folded, within a deadline.
+    r = httpx.post(
+        f"{customers_url}/customers", json={"name": "Edsger", "email": "ewd@example.com"}
+    )
+    assert r.status_code == 201, r.text
+    customer_id = r.json()["customerId"]
+    r = httpx.post(f"{accounts_url}/accounts", json={"customerId": customer_id, "currency": "EUR"})
+    account_id = r.json()["accountId"]
+    r = httpx.post(f"{accounts_url}/accounts/{account_id}/deposits", json={"amount": "10.00"})
+    assert r.status_code == 201, r.text
+    r = httpx.post(f"{accounts_url}/accounts/{account_id}/withdrawals", json={"amount": "3.00"})
+    assert r.status_code == 201, r.text
+
+    query = f'{{ customer(id: "{customer_id}") {{ name totalBalance accounts {{ id balance }} }} }}'
+    body = eventually(
+        lambda: graphql(dev_stack.port, query),
+        lambda b: (
+            b.get("data", {}).get("customer", {})
+            and b["data"]["customer"]["totalBalance"] == "7.00"
+        ),  # type: ignore[union-attr]
+    )
+    assert body["data"] == {
+        "customer": {
+            "name": "Edsger",
+            "totalBalance": "7.00",
+            "accounts": [{"id": account_id, "balance": "7.00"}],
+        }
+    }
+
+
+def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
+    dev_stack.wait_for(r"factview is up")
+    servers = dev_stack.wait_for(
+        r"kafka: 127\.0\.0\.1:(\d+)\s+mongodb: mongodb://127\.0\.0\.1:(\d+)"
+    )
+    owners = dev_stack.wait_for(
+        r"customers owner: http://127\.0\.0\.1:(\d+)\s+accounts owner: http://127\.0\.0\.1:(\d+)"
+    )
+    ports = [dev_stack.port, *map(int, servers.groups()), *map(int, owners.groups())]
+    assert all(_answers(p) for p in ports)
+    dev_stack.process.send_signal(signal.SIGINT)
+    assert dev_stack.process.wait(timeout=60) == 0
+    # Nothing is left listening: no orphan broker, database or owner.
+    assert [p for p in ports if _answers(p)] == []
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
