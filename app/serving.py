@@ -25,9 +25,15 @@ class RunningServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Graceful shutdown (requests finish, lifespan shutdown runs); forced after timeout."""
         self.server.should_exit = True
-        await self.task
+        done, _ = await asyncio.wait({self.task}, timeout=timeout)
+        if not done:
+            self.server.force_exit = True
+            self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
 
 
 async def start_server(app: ASGIApp, host: str, port: int, timeout: float = 30.0) -> RunningServer:

@@ -22,9 +22,9 @@ from cloudevents.core.formats.json import JSONFormat
 from starlette.applications import Starlette
 
 from app.embedded import ServerProcess, free_port, start_tansu
+from app.serving import start_server
 from app.topics import ensure_topics
 from upstream import accounts, customers
-from upstream.server import serve, stop
 
 LOG_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "server-logs"
 RFC3339_MICROS_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
@@ -97,12 +97,12 @@ async def reading(bootstrap: str, topic: str) -> AsyncIterator[TopicReader]:
 @asynccontextmanager
 async def running(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
-    server, task = await serve(app, "127.0.0.1", port)
+    server = await start_server(app, "127.0.0.1", port)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             yield client
     finally:
-        await stop(server, task)
+        await server.stop()
 
 
 @dataclass
