@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, NoReturn
 
 import typer
 from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from app.embedded import EmbeddedServerError
@@ -152,6 +154,69 @@ def dev(port: int = typer.Option(8000, help="factview's HTTP port.")) -> None:
     from app.dev import run_dev
 
     _run(run_dev(port))
+
+
+dead_letters = typer.Typer(help="Records that could not be decoded: list and redrive them.")
+cli.add_typer(dead_letters, name="dead-letters")
+
+
+@dead_letters.command("list")
+def dead_letters_list(
+    status: str = typer.Option("pending", help="pending, redriven or all."),
+    limit: int = typer.Option(100, min=1, help="At most this many, oldest first."),
+) -> None:
+    """Show dead letters: where each record sat, how often it failed and why."""
+    from consumers.dead_letters import STATUSES
+
+    if status != "all" and status not in STATUSES:
+        _fail(f"unknown status {status!r} (known: {', '.join(STATUSES)}, all)")
+    settings = _settings()
+    _run(_dead_letters_list(settings, None if status == "all" else status, limit))
+
+
+async def _dead_letters_list(settings: Settings, status: str | None, limit: int) -> None:
+    from consumers.dead_letters import list_letters
+
+    async with _store(settings) as db:
+        letters = await list_letters(db, status, limit)
+    for letter in letters:
+        typer.echo(
+            f"{letter['_id']}  {letter['status']}  attempts={letter['attempts']}  "
+            f"lastSeen={letter['lastSeen']:%Y-%m-%dT%H:%M:%SZ}  {letter['reason']}"
+        )
+    typer.echo(f"{len(letters)} dead letter(s)", err=True)
+
+
+@dead_letters.command("redrive")
+def dead_letters_redrive(
+    ids: list[str] = typer.Argument(None, help="Letters to redrive (default: every pending one)."),
+) -> None:
+    """Decode the stored records again and fold those that now decode, once."""
+    settings = _settings()
+    _run(_dead_letters_redrive(settings, ids or None))
+
+
+async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> None:
+    from consumers.dead_letters import redrive
+    from consumers.engine import FoldEngine
+
+    async with _store(settings) as db:
+        outcome = await redrive(FoldEngine(db, consumer_group=settings.kafka_group_id), ids)
+    for letter_id, reason in outcome.still_failing.items():
+        typer.echo(f"{letter_id}  still failing: {reason}", err=True)
+    typer.echo(f"redriven: {len(outcome.redriven)}, still failing: {len(outcome.still_failing)}")
+
+
+@contextlib.asynccontextmanager
+async def _store(settings: Settings) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    from app.store import check_reachable, database, make_client
+
+    client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
+    try:
+        await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
+        yield database(client, settings.mongodb_database)
+    finally:
+        await client.close()
 
 
 def main() -> None:

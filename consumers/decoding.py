@@ -10,6 +10,7 @@ import bson
 import bson.errors
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
 from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from consumers.facts import DATA_SCHEMAS, FactEvent, Position
@@ -34,6 +35,20 @@ class PoisonRecord(Exception):
     """The record cannot become a FactEvent; the reason says why."""
 
 
+def _as_sent(attributes: dict[str, Any], data: Any) -> CloudEvent:
+    # The SDK's own factory invents an id, a time and a specversion when they are absent.
+    # An event without its own id could never be deduplicated, nor one without time ordered,
+    # so absence is poison here, checked before anything is filled in.
+    if "specversion" not in attributes:
+        raise PoisonRecord("not a CloudEvent: no specversion")
+    if attributes["specversion"] != "1.0":
+        raise PoisonRecord(f"unsupported specversion {attributes['specversion']!r}")
+    missing = [name for name in _REQUIRED if not attributes.get(name)]
+    if missing:
+        raise PoisonRecord(f"missing required attributes: {', '.join(missing)}")
+    return CloudEvent(attributes, data)
+
+
 def decode(record: RawRecord) -> FactEvent:
     """Decode and validate one record, or raise PoisonRecord with the reason."""
     if record.value is None:
@@ -41,16 +56,13 @@ def decode(record: RawRecord) -> FactEvent:
     headers = {name: value for name, value in record.headers}
     try:
         event = from_kafka(
-            KafkaMessage(headers=headers, key=record.key, value=record.value), _FORMAT
+            KafkaMessage(headers=headers, key=record.key, value=record.value), _FORMAT, _as_sent
         )
+    except PoisonRecord:
+        raise
     except Exception as exc:  # the SDK raises many types for bad bytes, JSON and attributes
         raise PoisonRecord(f"not a CloudEvent: {type(exc).__name__}: {exc}") from exc
     attributes: dict[str, Any] = event.get_attributes()
-    if attributes.get("specversion") != "1.0":
-        raise PoisonRecord(f"unsupported specversion {attributes.get('specversion')!r}")
-    missing = [name for name in _REQUIRED if not attributes.get(name)]
-    if missing:
-        raise PoisonRecord(f"missing required attributes: {', '.join(missing)}")
     moment = attributes["time"]
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise PoisonRecord(f"time {moment!r} is not an RFC 3339 timestamp with an offset")

@@ -62,10 +62,18 @@ class FoldEngine:
         self.consumer_group = consumer_group
 
     async def apply(
-        self, events: list[FactEvent], dead: list[DeadLetter] | None = None
+        self,
+        events: list[FactEvent],
+        dead: list[DeadLetter] | None = None,
+        redriven: list[str] | None = None,
     ) -> BatchOutcome:
-        """Log, fold and dead-letter one batch; returns once the transaction has committed."""
+        """Log, fold and dead-letter one batch; returns once the transaction has committed.
+
+        `redriven` names dead letters whose events this batch carries: they are marked in the
+        same transaction, so a letter is never both folded and still pending.
+        """
         dead = dead or []
+        redriven = redriven or []
         outcome = BatchOutcome()
 
         async def transaction(session: AsyncClientSession) -> BatchOutcome:
@@ -74,6 +82,12 @@ class FoldEngine:
             outcome = BatchOutcome()
             fresh = await self._append(events, session, outcome)
             await self._dead_letter(dead, session, outcome)
+            if redriven:
+                await self.db.dead_letters.update_many(
+                    {"_id": {"$in": redriven}},
+                    {"$set": {"status": "redriven", "redrivenAt": datetime.now(UTC)}},
+                    session=session,
+                )
             await self._fold(fresh, session, outcome)
             return outcome
 
@@ -124,9 +138,9 @@ class FoldEngine:
                         "headers": [{"key": k, "value": Binary(v)} for k, v in r.headers],
                         "reason": letter.reason,
                         "lastSeen": now,
-                        "status": "pending",
                     },
-                    "$setOnInsert": {"firstSeen": now},
+                    # A record seen again after its redrive stays redriven: its event is logged.
+                    "$setOnInsert": {"firstSeen": now, "status": "pending"},
                     "$inc": {"attempts": 1},
                 },
                 upsert=True,
