@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SRC := app schema consumers upstream tests $(wildcard bench)
 
 .PHONY: run test lint typecheck install clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); \
+	    rm -rf $(VENV); apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); \
 	  else echo "error: '$(PYTHON) -m venv' failed; install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }
 
 $(STAMP): $(BIN)/python pyproject.toml requirements.lock
@@ -23,13 +24,13 @@ run: $(STAMP)
 	$(BIN)/factview dev
 
 test: $(STAMP)
-	$(BIN)/ruff check app schema consumers upstream tests bench
+	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check app schema consumers upstream tests bench
-	$(BIN)/ruff format --check app schema consumers upstream tests bench
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

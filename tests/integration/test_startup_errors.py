@@ -1,4 +1,4 @@
-"""Bad start-up conditions end in one line naming the cause, and a non-zero exit, in bounded time."""
+"""Bad start-up conditions end in one line naming the cause and a non-zero exit, in bounded time."""
 
 from __future__ import annotations
 
