@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,7 +24,14 @@ from schema.context import Context
 class FactviewGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime
-        return Context(views=runtime.views, request=request, response=response)
+        return Context(
+            views=runtime.views,
+            request=request,
+            response=response,
+            live=runtime.live,
+            owners=runtime.owners,
+            fold_wait_seconds=runtime.settings.fold_wait_seconds,
+        )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -49,6 +57,8 @@ def create_app(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     return Starlette(
         routes=[

@@ -11,6 +11,9 @@ import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app import rebuilds
+from app.live import LiveHub
+from app.owners import Owners
 from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
 from app.views import ViewReader
@@ -27,19 +30,31 @@ class Runtime:
     client: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
     views: ViewReader
+    live: LiveHub | None = None
+    owners: Owners | None = None
     runner: ConsumerRunner | None = None
     consumer_task: asyncio.Task[None] | None = None
+    # Rebuilds of views folded by another projection version (app/rebuilds.py).
+    rebuild_task: asyncio.Task[None] | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
-    async def start(cls, settings: Settings, consume: bool = True) -> Runtime:
-        """Connect to MongoDB (and Kafka, when consuming) or fail with a one-line reason."""
+    async def start(cls, settings: Settings, consume: bool = True, serve: bool = True) -> Runtime:
+        """Connect to MongoDB (and Kafka, when consuming) or fail with a one-line reason.
+
+        `serve` adds what the API needs: the live-update hub and the owners' HTTP client.
+        """
         client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
+        runtime: Runtime | None = None
         try:
             await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
             db = database(client, settings.mongodb_database)
             await ensure_indexes(db)
             runtime = cls(settings, client, db, ViewReader(db))
+            if serve:
+                runtime.owners = Owners(settings)
+                runtime.live = LiveHub(db, queue_size=settings.subscription_queue_size)
+                await runtime.live.start(settings.startup_timeout_seconds)
             if consume:
                 engine = FoldEngine(db, consumer_group=settings.kafka_group_id)
                 runtime.runner = ConsumerRunner(
@@ -57,13 +72,21 @@ class Runtime:
                     runtime.runner.run(runtime.stopping), name="factview-consumer"
                 )
                 runtime.consumer_task.add_done_callback(_report_exit)
+            runtime.rebuild_task = rebuilds.start(db)
         except BaseException:
+            if runtime is not None:
+                await runtime._close_serving()
             await client.close()
             raise
         return runtime
 
     async def stop(self) -> None:
         self.stopping.set()
+        if self.rebuild_task is not None:
+            # An interrupted rebuild leaves the live view as it was; the next start redoes it.
+            self.rebuild_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.rebuild_task
         if self.consumer_task is not None:
             # Let the loop finish its batch and commit; cancel only if it will not.
             try:
@@ -74,7 +97,14 @@ class Runtime:
                     await self.consumer_task
             except Exception:
                 pass  # already reported by _report_exit
+        await self._close_serving()
         await self.client.close()
+
+    async def _close_serving(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
+        if self.owners is not None:
+            await self.owners.close()
 
 
 def _report_exit(task: asyncio.Task[None]) -> None:

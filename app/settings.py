@@ -19,6 +19,20 @@ class Settings(BaseSettings):
 
     customers_owner_url: str = "http://localhost:8001"
     accounts_owner_url: str = "http://localhost:8002"
+    # Calls to the owners: each phase bounded, and the whole call under one deadline.
+    owner_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    owner_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    owner_write_timeout_seconds: float = Field(default=5.0, gt=0)
+    owner_pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    owner_deadline_seconds: float = Field(default=8.0, gt=0)
+    # Read-your-writes: how long a mutation (or a query with a consistencyToken) waits for
+    # the owner's facts to be folded before answering without them.
+    fold_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    # Subscriptions: updates buffered per subscriber before a slow one is dropped.
+    subscription_queue_size: int = Field(default=64, ge=1, le=10_000)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
+    connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
 
     graphiql: bool = False
     # How long start-up waits for the broker and the database before giving up.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from schema.consistency import TOKEN_DESCRIPTION, await_token
 from schema.context import Info
 from schema.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
 
@@ -107,8 +108,15 @@ class Account:
 class AccountQuery:
     @strawberry.field
     async def account(
-        self, info: Info, id: strawberry.ID, as_of: datetime | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        as_of: datetime | None = None,
+        consistency_token: Annotated[
+            str | None, strawberry.argument(description=TOKEN_DESCRIPTION)
+        ] = None,
     ) -> Account | None:
+        await await_token(info, consistency_token)
         views = info.context.views
         doc = await (views.account_as_of(str(id), as_of) if as_of else views.account(str(id)))
         return Account.from_view(doc) if doc else None

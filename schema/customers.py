@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from schema.accounts import Account
+from schema.consistency import TOKEN_DESCRIPTION, await_token
 from schema.context import Info
 from schema.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
 
@@ -18,6 +20,8 @@ class Customer:
     name: str | None
     email: str | None
     total_balance: Decimal
+    # Set when the customer was read as of a business time: its accounts are read likewise.
+    as_of: strawberry.Private[datetime | None] = None
 
     @classmethod
     def from_view(cls, doc: dict[str, Any]) -> Customer:
@@ -30,6 +34,10 @@ class Customer:
 
     @strawberry.field
     async def accounts(self, info: Info) -> list[Account]:
+        if self.as_of is not None:
+            from schema.history import accounts_as_of
+
+            return await accounts_as_of(info, str(self.id), self.as_of)
         docs = await info.context.views.accounts_of(str(self.id))
         return [Account.from_view(doc) for doc in docs]
 
@@ -37,7 +45,20 @@ class Customer:
 @strawberry.type
 class CustomerQuery:
     @strawberry.field
-    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+    async def customer(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        consistency_token: Annotated[
+            str | None, strawberry.argument(description=TOKEN_DESCRIPTION)
+        ] = None,
+        as_of: datetime | None = None,
+    ) -> Customer | None:
+        await await_token(info, consistency_token)
+        if as_of is not None:
+            from schema.history import customer_as_of
+
+            return await customer_as_of(info, str(id), as_of)
         doc = await info.context.views.customer(str(id))
         return Customer.from_view(doc) if doc else None
 
