@@ -1,0 +1,116 @@
+"""Bearer JWTs: who is calling, verified with PyJWT; and what each role may see."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+
+Role = Literal["customer", "staff"]
+ROLES: tuple[Role, ...] = ("customer", "staff")
+MAX_LEEWAY_SECONDS = 30
+
+
+class AuthError(Exception):
+    """The caller is not authenticated; the message says why, without secrets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    role: Role
+
+    def may_see_customer(self, customer_id: str | None) -> bool:
+        return self.role == "staff" or (customer_id is not None and customer_id == self.subject)
+
+
+class TokenVerifier:
+    """Verifies tokens against a JWKS (production) or a shared HS256 secret (dev and tests)."""
+
+    def __init__(
+        self,
+        *,
+        audience: str,
+        issuer: str,
+        secret: str | None = None,
+        jwks_url: str | None = None,
+        leeway_seconds: int = MAX_LEEWAY_SECONDS,
+    ) -> None:
+        if (secret is None) == (jwks_url is None):
+            raise ValueError("set exactly one of AUTH_JWKS_URL and AUTH_JWT_SECRET")
+        if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise ValueError(f"leeway must be 0..{MAX_LEEWAY_SECONDS} seconds")
+        self.audience = audience
+        self.issuer = issuer
+        self.leeway = leeway_seconds
+        self._secret = secret
+        # Algorithms are pinned per key source, so a token cannot pick how it is checked
+        # (no `none`, and no HS256 signed with a published public key).
+        self.algorithms = ["HS256"] if secret is not None else ["RS256", "ES256"]
+        self._jwks = (
+            jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            if jwks_url is not None
+            else None
+        )
+
+    async def verify(self, authorization: str | None) -> Principal:
+        """The principal of an `Authorization: Bearer …` value, or AuthError."""
+        token = bearer_token(authorization)
+        try:
+            if self._jwks is not None:
+                # PyJWKClient fetches with blocking urllib; keep it off the event loop.
+                signing = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                key: Any = signing.key
+            else:
+                key = self._secret
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWKClientError as exc:
+            raise AuthError(f"no usable signing key: {exc}") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        role = claims.get("role")
+        if role not in ROLES:
+            raise AuthError(f"invalid token: role must be one of {', '.join(ROLES)}")
+        return Principal(subject=str(claims["sub"]), role=role)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthError("missing bearer token")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+def mint_token(
+    secret: str,
+    *,
+    subject: str,
+    role: Role,
+    audience: str,
+    issuer: str,
+    ttl_seconds: int = 3600,
+) -> str:
+    """An HS256 token for dev and tests (production tokens come from the identity provider)."""
+    now = int(time.time())
+    claims = {
+        "sub": subject,
+        "role": role,
+        "aud": audience,
+        "iss": issuer,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,0 +1,96 @@
+"""HS256 tokens (dev and tests): each way a token can be wrong is refused; a good one passes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from app.auth import AuthError, Principal, TokenVerifier, mint_token
+
+SECRET = "s" * 48
+AUD, ISS = "factview", "https://id.example.com/"
+
+
+def _staff_claims() -> dict[str, Any]:
+    return {"sub": "c1", "role": "staff", "aud": AUD, "iss": ISS, "exp": int(time.time()) + 3600}
+
+
+def verifier() -> TokenVerifier:
+    return TokenVerifier(audience=AUD, issuer=ISS, secret=SECRET)
+
+
+def token(**overrides: Any) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": "c1",
+        "role": "customer",
+        "aud": AUD,
+        "iss": ISS,
+        "exp": now + 3600,
+    }
+    claims.update(overrides)
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, algorithm="HS256")
+
+
+async def test_a_good_token_passes() -> None:
+    assert await verifier().verify(f"Bearer {token()}") == Principal("c1", "customer")
+    staff = mint_token(SECRET, subject="ops", role="staff", audience=AUD, issuer=ISS)
+    assert await verifier().verify(f"Bearer {staff}") == Principal("ops", "staff")
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason"),
+    [
+        (None, "missing bearer token"),
+        ("", "missing bearer token"),
+        ("Basic abc", "must be 'Bearer"),
+        (f"Bearer {token(exp=int(time.time()) - 120)}", "expired"),
+        (f"Bearer {token(exp=None)}", 'missing the "exp" claim'),
+        (f"Bearer {token(aud='someone-else')}", "Audience doesn"),
+        (f"Bearer {token(iss='https://evil.example.com/')}", "issuer"),
+        (f"Bearer {token(role='admin')}", "role must be"),
+        (f"Bearer {token(sub=None)}", 'missing the "sub" claim'),
+        (
+            f"Bearer {jwt.encode(_staff_claims(), 'x' * 48, algorithm='HS256')}",
+            "Signature",
+        ),
+        ("Bearer not.a.token", "invalid token"),
+    ],
+)
+async def test_bad_tokens_are_refused(authorization: str | None, reason: str) -> None:
+    with pytest.raises(AuthError, match=reason):
+        await verifier().verify(authorization)
+
+
+async def test_alg_none_is_refused() -> None:
+    unsigned = jwt.encode(
+        {"sub": "c1", "role": "staff", "aud": AUD, "iss": ISS, "exp": int(time.time()) + 3600},
+        None,
+        algorithm="none",
+    )
+    with pytest.raises(AuthError, match="alg value is not allowed"):
+        await verifier().verify(f"Bearer {unsigned}")
+
+
+async def test_leeway_tolerates_small_clock_skew_only() -> None:
+    skewed = token(exp=int(time.time()) - 10)
+    assert await verifier().verify(f"Bearer {skewed}") == Principal("c1", "customer")
+
+
+def test_settings_must_choose_one_key_source() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        TokenVerifier(audience=AUD, issuer=ISS)
+    with pytest.raises(ValueError, match="exactly one"):
+        TokenVerifier(audience=AUD, issuer=ISS, secret=SECRET, jwks_url="http://127.0.0.1:1/jwks")
+    with pytest.raises(ValueError, match="leeway"):
+        TokenVerifier(audience=AUD, issuer=ISS, secret=SECRET, leeway_seconds=31)
+
+
+def test_customers_see_only_themselves_and_staff_see_all() -> None:
+    assert Principal("c1", "customer").may_see_customer("c1")
+    assert not Principal("c1", "customer").may_see_customer("c2")
+    assert not Principal("c1", "customer").may_see_customer(None)
+    assert Principal("ops", "staff").may_see_customer("c2")
