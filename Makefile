@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SRC := app schema consumers upstream tests $(wildcard bench)
+# The Compose specification's JSON schema, as shipped in the dclint npm package (pinned).
+COMPOSE_SCHEMA := $(VENV)/compose-spec/compose.schema.json
+COMPOSE_SCHEMA_PACKAGE := dclint@3.1.0
 
 .PHONY: run test lint typecheck install clean
 
@@ -18,12 +21,21 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(COMPOSE_SCHEMA): | $(BIN)/python
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
+	  else echo "error: npm is needed to fetch the Compose schema (sudo apt-get install npm)"; exit 1; fi; }
+	@rm -rf $(VENV)/compose-spec.tmp && mkdir -p $(VENV)/compose-spec.tmp $(dir $@)
+	cd $(VENV)/compose-spec.tmp && npm pack --silent $(COMPOSE_SCHEMA_PACKAGE) >/dev/null
+	tar -xzf $(VENV)/compose-spec.tmp/*.tgz -C $(VENV)/compose-spec.tmp package/schemas/compose.schema.json
+	mv $(VENV)/compose-spec.tmp/package/schemas/compose.schema.json $@ && rm -rf $(VENV)/compose-spec.tmp
+
+install: $(STAMP) $(COMPOSE_SCHEMA)
 
 run: $(STAMP)
 	$(BIN)/factview dev
 
-test: $(STAMP)
+test: $(STAMP) $(COMPOSE_SCHEMA)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 	$(BIN)/pytest -q

@@ -12,7 +12,6 @@ from typing import Any, NoReturn
 import typer
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from app.embedded import EmbeddedServerError
 from app.serving import ServerFailed
@@ -105,47 +104,41 @@ async def _consume(settings: Settings) -> None:
 @cli.command()
 def rebuild(
     views: list[str] = typer.Argument(None, help="Views to rebuild (default: all)."),
+    lock_seconds: float = typer.Option(30.0, help="Expiry of the rebuild lock if we die."),
+    chunk: int = typer.Option(500, help="Documents written to the shadow per round trip."),
 ) -> None:
-    """Rebuild views from the local event log (stop the consumers first)."""
+    """Rebuild views from the local event log while consumers keep running, then swap."""
+    from app.rebuild_command import run_rebuild, with_dependents
     from consumers.projections import PROJECTIONS, by_name
+    from consumers.rebuild_lock import LockHeld
 
     settings = _settings()
     try:
         chosen = [by_name(v) for v in views] if views else list(PROJECTIONS)
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    # Joined views read the views they embed, so rebuild in registry order.
-    chosen.sort(key=PROJECTIONS.index)
-    _run(_rebuild(settings, [p.name for p in chosen]))
-
-
-async def _rebuild(settings: Settings, names: list[str]) -> None:
-    from app.store import check_reachable, database, ensure_indexes, make_client
-    from consumers.projections import PROJECTIONS, by_name
-    from consumers.rebuild import rebuild as rebuild_view
-
-    client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
     try:
-        await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
-        db = database(client, settings.mongodb_database)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed} events"),
-            TimeElapsedColumn(),
-            transient=False,
-        ) as progress:
-            for name in names:
-                task = progress.add_task(f"rebuilding {name}", total=None)
+        # A view that embeds a rebuilt one is rebuilt after it, so it embeds the new fold.
+        _run(run_rebuild(settings, with_dependents(chosen), lock_seconds, chunk))
+    except LockHeld as exc:
+        _fail(str(exc))
 
-                def advance(n: int, task: TaskID = task) -> None:
-                    progress.advance(task, n)
 
-                count = await rebuild_view(db, by_name(name), PROJECTIONS, advance)
-                progress.update(task, description=f"rebuilt {name}: {count} documents")
-        await ensure_indexes(db)
-    finally:
-        await client.close()
+@cli.command()
+def refold(
+    view: str = typer.Argument(..., help="The view (account, customer)."),
+    ids: list[str] = typer.Option(..., "--id", help="Document id to fold again (repeatable)."),
+) -> None:
+    """Fold just these documents again from the log, in one transaction."""
+    from app.rebuild_command import run_refold
+    from consumers.projections import by_name
+
+    settings = _settings()
+    try:
+        projection = by_name(view)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    _run(run_refold(settings, projection, ids))
 
 
 @cli.command()
@@ -217,6 +210,36 @@ async def _store(settings: Settings) -> AsyncIterator[AsyncDatabase[dict[str, An
         yield database(client, settings.mongodb_database)
     finally:
         await client.close()
+
+
+@cli.command()
+def owner(
+    service: str = typer.Argument(..., help="customers or accounts"),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8001, help="HTTP port."),
+) -> None:
+    """Run one demo owner service (its SQLite store, outbox and relay to Kafka)."""
+    from pydantic import ValidationError as SettingsError
+
+    from upstream import accounts, customers
+    from upstream.settings import OwnerSettings
+
+    apps = {"customers": customers.create_app, "accounts": accounts.create_app}
+    if service not in apps:
+        _fail(f"unknown owner {service!r} (known: customers, accounts)")
+    try:
+        settings = OwnerSettings()
+    except SettingsError as exc:
+        _fail(f"bad setting: {exc.errors()[0]['msg']}")
+    topic = settings.owner_topic or f"{service}.facts"
+    app = apps[service](settings.owner_database_path, settings.kafka_bootstrap_servers, topic)
+    _run(_serve_owner(app, host, port))
+
+
+async def _serve_owner(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    await uvicorn.Server(uvicorn.Config(app, host=host, port=port)).serve()
 
 
 def main() -> None:

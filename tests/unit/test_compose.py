@@ -1,0 +1,69 @@
+"""docker-compose.yml, checked without a Docker engine: against the Compose specification's
+JSON schema, and against the settings the code actually reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from app.settings import Settings
+from upstream.settings import OwnerSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / ".venv" / "compose-spec" / "compose.schema.json"
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def env_names(model: type[Any]) -> set[str]:
+    return {name.upper() for name in model.model_fields}
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    assert SCHEMA.exists(), f"{SCHEMA} is missing: `make test` fetches it (npm pack dclint)"
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(compose(), schema, cls=jsonschema.Draft7Validator)
+
+
+def test_a_broken_compose_file_would_be_caught() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    broken = compose()
+    broken["services"]["factview"]["depends_on"] = {"mongo": {"condition": "when_ready"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, cls=jsonschema.Draft7Validator)
+
+
+def test_factview_service_sets_only_settings_the_code_reads() -> None:
+    environment = set(compose()["services"]["factview"]["environment"])
+    assert environment <= env_names(Settings), environment - env_names(Settings)
+    required = {
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "MONGODB_URI",
+        "MONGODB_DATABASE",
+        "CUSTOMERS_OWNER_URL",
+        "ACCOUNTS_OWNER_URL",
+    }
+    assert required <= environment, required - environment
+
+
+@pytest.mark.parametrize("service", ["customers", "accounts"])
+def test_owner_services_set_exactly_the_owner_settings(service: str) -> None:
+    environment = set(compose()["services"][service]["environment"])
+    assert environment == env_names(OwnerSettings)
+
+
+def test_every_service_reaches_the_hosts_it_names() -> None:
+    services = compose()["services"]
+    env = services["factview"]["environment"]
+    assert env["KAFKA_BOOTSTRAP_SERVERS"].split(":")[0] in services
+    assert env["MONGODB_URI"].split("//")[1].split(":")[0] in services
+    for url in (env["CUSTOMERS_OWNER_URL"], env["ACCOUNTS_OWNER_URL"]):
+        assert url.split("//")[1].split(":")[0] in services
