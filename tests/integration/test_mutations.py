@@ -1,0 +1,284 @@
+"""Forwarded mutations against the real demo owners, read-your-writes, and two instances."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.embedded import free_port
+from app.serving import start_server
+from app.topics import ensure_topics
+from tests.integration.conftest import Factview, factview_settings
+from tests.integration.stack import running_factview, subscribe
+from upstream import accounts as accounts_owner
+from upstream import customers as customers_owner
+
+REGISTER = """
+mutation($name: String!, $email: String!) {
+  registerCustomer(name: $name, email: $email) {
+    __typename
+    ... on RegisterCustomerSucceeded { customerId folded customer { id name email } }
+    ... on UserError { message }
+  }
+}
+"""
+OPEN = """
+mutation($customerId: ID!, $currency: String!) {
+  openAccount(customerId: $customerId, currency: $currency) {
+    __typename
+    ... on OpenAccountSucceeded { accountId folded account { id balance customerId } }
+    ... on UserError { message }
+  }
+}
+"""
+DEPOSIT = """
+mutation($id: ID!, $amount: Decimal!, $wait: Boolean!) {
+  deposit(accountId: $id, amount: $amount, waitForFold: $wait) {
+    __typename
+    ... on DepositSucceeded {
+      transactionId amount balance folded consistencyToken
+      account { balance version transactions { nodes { id amount balanceAfter } } }
+    }
+    ... on UserError { message }
+  }
+}
+"""
+WITHDRAW = """
+mutation($id: ID!, $amount: Decimal!) {
+  withdraw(accountId: $id, amount: $amount) {
+    __typename
+    ... on WithdrawSucceeded { balance folded }
+    ... on UserError { message }
+  }
+}
+"""
+
+
+@dataclass
+class Stack:
+    writer: Factview  # consumes and forwards writes (instance B)
+    reader: Factview  # serves only, same database (instance A)
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    kafka_bootstrap: str, mongo_uri: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    unique = uuid.uuid4().hex[:10]
+    base = factview_settings(kafka_bootstrap, mongo_uri, unique)
+    await ensure_topics(kafka_bootstrap, base.kafka_topics)
+    directory = tmp_path_factory.mktemp(f"owners-{unique}")
+    customers_topic, accounts_topic = base.kafka_topics
+    async with contextlib.AsyncExitStack() as stack:
+        customers = await start_server(
+            customers_owner.create_app(
+                str(directory / "customers.db"), kafka_bootstrap, customers_topic
+            ),
+            "127.0.0.1",
+            free_port(),
+        )
+        stack.push_async_callback(customers.stop)
+        accounts = await start_server(
+            accounts_owner.create_app(
+                str(directory / "accounts.db"), kafka_bootstrap, accounts_topic
+            ),
+            "127.0.0.1",
+            free_port(),
+        )
+        stack.push_async_callback(accounts.stop)
+        settings = base.model_copy(
+            update={"customers_owner_url": customers.url, "accounts_owner_url": accounts.url}
+        )
+        writer = await stack.enter_async_context(running_factview(settings, consume=True))
+        reader = await stack.enter_async_context(running_factview(settings, consume=False))
+        yield Stack(writer, reader)
+
+
+async def call(
+    fv: Factview, query: str, headers: dict[str, str] | None = None, **variables: Any
+) -> dict[str, Any]:
+    response = await fv.http.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers or {}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def new_account(fv: Factview) -> str:
+    name = f"n-{uuid.uuid4().hex[:6]}"
+    registered = (await call(fv, REGISTER, name=name, email=f"{name}@example.com"))[
+        "registerCustomer"
+    ]
+    assert registered["__typename"] == "RegisterCustomerSucceeded", registered
+    assert registered["folded"] is True
+    assert registered["customer"]["name"] == name
+    opened = (await call(fv, OPEN, customerId=registered["customerId"], currency="EUR"))[
+        "openAccount"
+    ]
+    assert opened["__typename"] == "OpenAccountSucceeded", opened
+    assert opened["folded"] is True and opened["account"]["balance"] == "0"
+    return str(opened["accountId"])
+
+
+async def test_deposit_waiting_for_the_fold_returns_a_view_with_the_deposit(stack: Stack) -> None:
+    a = await new_account(stack.writer)
+    result = (await call(stack.writer, DEPOSIT, id=a, amount="10.00", wait=True))["deposit"]
+    assert result["__typename"] == "DepositSucceeded", result
+    assert result["folded"] is True
+    assert result["balance"] == "10.00"
+    nodes = result["account"]["transactions"]["nodes"]
+    assert [(n["id"], n["amount"]) for n in nodes] == [(result["transactionId"], "10.00")]
+    assert result["account"]["balance"] == "10.00"
+
+
+async def test_a_consistency_token_makes_a_later_read_include_the_write(stack: Stack) -> None:
+    a = await new_account(stack.writer)
+    result = (await call(stack.writer, DEPOSIT, id=a, amount="3.00", wait=False))["deposit"]
+    assert result["__typename"] == "DepositSucceeded" and result["folded"] is False
+    # Read on the other instance: the token carries the facts to wait for, not the instance.
+    data = await call(
+        stack.reader,
+        "query($id: ID!, $t: String) { account(id: $id, consistencyToken: $t) { balance } }",
+        id=a,
+        t=result["consistencyToken"],
+    )
+    assert data["account"]["balance"] == "3.00"
+
+
+async def test_a_bad_consistency_token_is_a_coded_error(stack: Stack) -> None:
+    response = await stack.reader.http.post(
+        "/graphql",
+        json={"query": '{ account(id: "x", consistencyToken: "forged") { id } }'},
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_CONSISTENCY_TOKEN"
+
+
+async def test_a_retried_mutation_with_the_same_idempotency_key_deposits_once(
+    stack: Stack,
+) -> None:
+    a = await new_account(stack.writer)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = (await call(stack.writer, DEPOSIT, key, id=a, amount="5.00", wait=True))["deposit"]
+    retry = (await call(stack.writer, DEPOSIT, key, id=a, amount="5.00", wait=True))["deposit"]
+    assert first["__typename"] == retry["__typename"] == "DepositSucceeded"
+    assert retry["transactionId"] == first["transactionId"]
+    assert retry["account"]["balance"] == "5.00"
+    assert len(retry["account"]["transactions"]["nodes"]) == 1
+    # The same key for a different request is refused, and changes nothing.
+    other = (await call(stack.writer, DEPOSIT, key, id=a, amount="6.00", wait=True))["deposit"]
+    assert other["__typename"] == "IdempotencyKeyReused", other
+    fresh = (await call(stack.writer, DEPOSIT, id=a, amount="1.00", wait=True))["deposit"]
+    assert fresh["account"]["balance"] == "6.00"
+
+
+async def test_owner_refusals_are_typed_results(stack: Stack) -> None:
+    a = await new_account(stack.writer)
+    short = (await call(stack.writer, WITHDRAW, id=a, amount="1.00"))["withdraw"]
+    assert short["__typename"] == "InsufficientFunds", short
+    missing = (await call(stack.writer, DEPOSIT, id="no-such-account", amount="1.00", wait=True))[
+        "deposit"
+    ]
+    assert missing["__typename"] == "NotFound", missing
+    negative = (await call(stack.writer, DEPOSIT, id=a, amount="-1", wait=True))["deposit"]
+    assert negative["__typename"] == "ValidationFailed", negative
+    bad_currency = (await call(stack.writer, OPEN, customerId="c", currency="euro"))["openAccount"]
+    assert bad_currency["__typename"] == "ValidationFailed", bad_currency
+
+
+async def test_a_subscriber_on_one_instance_sees_a_write_made_through_another(
+    stack: Stack,
+) -> None:
+    a = await new_account(stack.writer)
+    sub = subscribe(
+        stack.reader, "subscription($id: ID!) { accountUpdated(id: $id) { balance } }", id=a
+    )
+    try:
+        assert (await sub.next())["accountUpdated"]["balance"] == "0"
+        result = (await call(stack.writer, DEPOSIT, id=a, amount="7.00", wait=False))["deposit"]
+        assert result["__typename"] == "DepositSucceeded"
+        assert (await sub.next(timeout=15))["accountUpdated"]["balance"] == "7.00"
+    finally:
+        await sub.close()
+
+
+# --- owners that are down or slow -------------------------------------------------------
+
+
+@dataclass
+class SlowOwner:
+    url: str
+    seen: list[dict[str, str]]
+
+
+@contextlib.asynccontextmanager
+async def slow_owner() -> AsyncIterator[SlowOwner]:
+    """A real HTTP server that takes the request and answers only when the test ends."""
+    release = asyncio.Event()
+    seen: list[dict[str, str]] = []
+
+    async def hang(request: Request) -> JSONResponse:
+        seen.append(dict(request.headers))
+        await release.wait()
+        return JSONResponse({"error": {"code": "late", "message": "too late"}}, status_code=500)
+
+    app = Starlette(routes=[Route("/{path:path}", hang, methods=["POST", "PATCH"])])
+    server = await start_server(app, "127.0.0.1", free_port())
+    try:
+        yield SlowOwner(server.url, seen)
+    finally:
+        release.set()
+        await server.stop()
+
+
+async def test_an_owner_down_or_slow_gives_a_coded_error_within_its_timeout(
+    kafka_bootstrap: str, mongo_uri: str, tmp_path: Path
+) -> None:
+    unique = uuid.uuid4().hex[:10]
+    async with slow_owner() as slow:
+        settings = factview_settings(
+            kafka_bootstrap,
+            mongo_uri,
+            unique,
+            customers_owner_url=f"http://127.0.0.1:{free_port()}",  # nothing listens here
+            accounts_owner_url=slow.url,
+            owner_connect_timeout_seconds=1.0,
+            owner_read_timeout_seconds=0.5,
+            owner_deadline_seconds=3.0,
+        )
+        async with running_factview(settings, consume=False) as fv:
+            started = time.monotonic()
+            down = await fv.http.post(
+                "/graphql",
+                json={"query": REGISTER, "variables": {"name": "A", "email": "a@example.com"}},
+            )
+            assert time.monotonic() - started < 3.0
+            error = down.json()["errors"][0]
+            assert error["extensions"]["code"] == "OWNER_UNAVAILABLE", error
+
+            started = time.monotonic()
+            late = await fv.http.post(
+                "/graphql",
+                json={"query": DEPOSIT, "variables": {"id": "a1", "amount": "1.00", "wait": True}},
+                headers={"Authorization": "Bearer caller-token"},
+            )
+            elapsed = time.monotonic() - started
+            error = late.json()["errors"][0]
+            assert error["extensions"]["code"] == "OWNER_TIMEOUT", error
+            assert 0.5 <= elapsed < 3.0, elapsed
+            # The owner saw the caller's credentials and a generated idempotency key.
+            assert slow.seen[0]["authorization"] == "Bearer caller-token"
+            assert len(slow.seen[0]["idempotency-key"]) >= 16
