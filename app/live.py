@@ -16,7 +16,6 @@ from typing import Any
 
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 
 log = structlog.get_logger("factview.live")
 Document = dict[str, Any]
@@ -168,8 +167,10 @@ class LiveHub:
                                 await self._dispatch(collection, change)
                     finally:
                         self.stats.open_streams -= 1
-            except PyMongoError as exc:
+            except Exception as exc:
                 # The driver already retried resumable errors once; reopen from our token.
+                # Anything else (a malformed change) must not end the feed for the process:
+                # the token already points past the change that failed.
                 self.stats.restarts += 1
                 log.warning(
                     "change stream failed; resuming",
