@@ -19,6 +19,7 @@ from consumers.facts import FactEvent
 from consumers.log import from_log_document, to_log_document
 from consumers.projection import Projection, State, fold
 from consumers.projections import PROJECTIONS
+from consumers.rebuild_lock import ViewFenced, guard, wait_lifted
 
 Document = dict[str, Any]
 
@@ -80,6 +81,8 @@ class FoldEngine:
             # with_transaction may run this again after a transient error: start from nothing.
             nonlocal outcome
             outcome = BatchOutcome()
+            # A rebuild about to swap a view in fences folding off (consumers/rebuild.py).
+            await guard(self.db, self._collections, session)
             fresh = await self._append(events, session, outcome)
             await self._dead_letter(dead, session, outcome)
             if redriven:
@@ -91,13 +94,22 @@ class FoldEngine:
             await self._fold(fresh, session, outcome)
             return outcome
 
-        async with self.db.client.start_session() as session:
-            await session.with_transaction(
-                transaction,
-                read_concern=ReadConcern("snapshot"),
-                write_concern=WriteConcern("majority"),
-            )
-        return outcome
+        while True:
+            try:
+                async with self.db.client.start_session() as session:
+                    await session.with_transaction(
+                        transaction,
+                        read_concern=ReadConcern("snapshot"),
+                        write_concern=WriteConcern("majority"),
+                    )
+                return outcome
+            except ViewFenced:
+                # The fence lasts one catch-up and a rename; then fold the batch as usual.
+                await wait_lifted(self.db, self._collections)
+
+    @property
+    def _collections(self) -> list[str]:
+        return [p.collection for p in self.projections]
 
     async def _append(
         self, events: list[FactEvent], session: AsyncClientSession, outcome: BatchOutcome

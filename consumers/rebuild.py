@@ -1,114 +1,294 @@
-"""Rebuild a view from the log: fold into a shadow collection, then swap it in atomically."""
+"""Rebuild a view from the log while consumers keep folding, then swap it in atomically.
+
+How no event is lost or doubled across the swap:
+
+1. Take the view's lock (consumers/rebuild_lock.py). From then on every engine transaction
+   writes the lock document, so it conflicts with the fence set later.
+2. Open a change stream on the database *before* reading the log. Whatever commits after this
+   point shows up on the stream; whatever committed before is seen by the scan. A key in both is
+   simply folded again from the log, which is idempotent, so the overlap is harmless.
+3. Scan: fold the whole log into the shadow collection `<collection>__rebuild`.
+4. Catch up: the keys that streamed events touch (directly, or through the join) are folded
+   again from the log into the shadow, for a few rounds while events keep coming.
+5. Verify: a second pass over the log computes a checksum per document; each must equal the
+   shadow's, except documents that events touched meanwhile (they are re-done under the fence).
+6. Fence: the lock turns `fenced` and carries a fresh barrier token. The engine now refuses to
+   fold; a transaction already under way either committed before the fence or hits a write
+   conflict on the lock and retries into the fence. The stream delivers changes in commit order,
+   so once it shows the barrier, every event committed before the fence has been seen. Those keys
+   are folded into the shadow and checked against a second fold, and the document count is
+   checked. Nothing can reach the live view now, so the shadow is exactly the log's fold.
+7. Swap: the live view's indexes are created on the shadow, then `renameCollection` with
+   `dropTarget` replaces the live view in one step. Reads see the old view or the new, never a
+   partial one. The stored projection versions are written, then the lock (and fence) released.
+
+Interrupted anywhere before the rename (Ctrl-C, SIGKILL), the live view is untouched: only the
+shadow was written. The next run drops the stale shadow and starts clean; a fence left by a
+killed run lapses with its lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from pymongo import ASCENDING
+from pymongo import DeleteOne, ReplaceOne
+from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from consumers.facts import FactEvent
-from consumers.log import from_log_document
-from consumers.projection import Projection, State, fold
+from consumers import versions
+from consumers.log import LogDocument
+from consumers.projection import Projection, State
+from consumers.projections import PROJECTIONS
+from consumers.rebuild_lock import LOCKS, LockLost, ViewLock, lock_id
+from consumers.replay import affected_keys, combine, digest, fold_log, own_query, refold
 
 Document = dict[str, Any]
-Progress = Callable[[int], None]
 
-_CHUNK = 500
+# Catch-up rounds before fencing; each round is shorter than the one before while the
+# consumers keep pace, and the fence takes whatever is left.
+_CATCH_UP_ROUNDS = 5
+
+
+class Observer(Protocol):
+    """What the caller sees of a rebuild: phases (with a total, when known) and progress."""
+
+    async def phase(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+
+class _Quiet:
+    async def phase(self, name: str, total: int | None) -> None:
+        return None
+
+    def advance(self, n: int) -> None:
+        return None
+
+
+class VerificationFailed(Exception):
+    """The shadow differs from a second fold of the log; the live view was not touched."""
+
+
+@dataclass
+class RebuildResult:
+    view: str
+    documents: int = 0
+    events: int = 0
+    caught_up: int = 0
+    # Keys folded again in the live view after the swap: only a transaction older than the
+    # lock itself can need it, so anything but 0 is worth a look.
+    stragglers: int = 0
+    checksum: str = ""
+    seconds: float = 0.0
+    skipped: bool = False
+
+
+def shadow_name(projection: type[Projection]) -> str:
+    return f"{projection.collection}__rebuild"
 
 
 async def rebuild(
     db: AsyncDatabase[Document],
     projection: type[Projection],
-    projections: tuple[type[Projection], ...],
-    progress: Progress | None = None,
-) -> int:
-    """Fold the whole log into `<collection>__rebuild`, swap it in; returns the document count."""
-    shadow = db[f"{projection.collection}__rebuild"]
-    await shadow.drop()
-    query = {"type": {"$in": list(projection.handlers)}}
-    cursor = db.events.find(query).sort(
-        [(f"data.{projection.key_field}", ASCENDING), ("timeKey", ASCENDING)]
-    )
-    states: dict[str, State] = {}
-    key: str | None = None
-    batch: list[FactEvent] = []
-    written = 0
-
-    async def flush() -> None:
-        nonlocal written
-        if len(states) >= _CHUNK:
-            written += await _write(db, shadow.name, projection, projections, states)
-            states.clear()
-
-    async for doc in cursor:
-        event = from_log_document(doc)
-        event_key = projection.key(event)
-        if event_key is None:
-            continue
-        if event_key != key and key is not None:
-            states[key] = fold(projection, key, batch)
-            batch = []
-            await flush()
-        key = event_key
-        batch.append(event)
-        if progress is not None:
-            progress(1)
-    if key is not None:
-        states[key] = fold(projection, key, batch)
-    written += await _write(db, shadow.name, projection, projections, states)
-    if projection.join is not None:
-        written += await _join_orphans(db, shadow.name, projection, projections)
-    if written:
-        await shadow.rename(projection.collection, dropTarget=True)
-    else:
-        await db[projection.collection].delete_many({})
-    return written
+    projections: tuple[type[Projection], ...] = PROJECTIONS,
+    *,
+    observer: Observer | None = None,
+    lock_ttl: float = 30.0,
+    chunk: int = 500,
+    only_if_outdated: bool = False,
+) -> RebuildResult:
+    """Rebuild one view; raises LockHeld when another rebuild of it is running."""
+    started = time.monotonic()
+    lock = await ViewLock.acquire(db, projection.collection, lock_ttl)
+    async with lock.held():
+        # Checked under the lock, so a version bump seen by several processes rebuilds once.
+        if only_if_outdated and await versions.is_current(db, projection, projections):
+            return RebuildResult(projection.name, skipped=True)
+        await db[shadow_name(projection)].drop()
+        await db.create_collection(shadow_name(projection))
+        pipeline = [
+            {
+                "$match": {
+                    "$or": [
+                        {"ns.coll": "events", "operationType": "insert"},
+                        {"ns.coll": LOCKS, "documentKey._id": lock_id(projection.collection)},
+                    ]
+                }
+            }
+        ]
+        async with await db.watch(pipeline, max_await_time_ms=50) as stream:
+            job = _Job(db, projection, projections, stream, lock, observer or _Quiet(), chunk)
+            result = await job.run()
+        await versions.record(db, projection, projections, rebuilt=True)
+    result.seconds = time.monotonic() - started
+    return result
 
 
-async def _write(
-    db: AsyncDatabase[Document],
-    shadow: str,
-    projection: type[Projection],
-    projections: tuple[type[Projection], ...],
-    states: dict[str, State],
-) -> int:
-    if not states:
-        return 0
-    if projection.join is not None:
-        states = await _joined(db, projection, projections, states)
-    await db[shadow].insert_many([{"_id": k, **s} for k, s in states.items()], ordered=False)
-    return len(states)
+@dataclass
+class _Job:
+    db: AsyncDatabase[Document]
+    projection: type[Projection]
+    projections: tuple[type[Projection], ...]
+    stream: AsyncChangeStream[Document]
+    lock: ViewLock
+    observer: Observer
+    chunk: int
+    result: RebuildResult = field(init=False)
+    # Keys that events touched after the last catch-up: folded again under the fence.
+    dirty: set[str] = field(default_factory=set, init=False)
 
+    def __post_init__(self) -> None:
+        self.result = RebuildResult(self.projection.name)
 
-async def _joined(
-    db: AsyncDatabase[Document],
-    projection: type[Projection],
-    projections: tuple[type[Projection], ...],
-    states: dict[str, State],
-) -> dict[str, State]:
-    join = projection.join
-    assert join is not None
-    other = next(p for p in projections if p.name == join.view)
-    members: dict[str, list[State]] = {}
-    async for doc in db[other.collection].find({join.on: {"$in": list(states)}}):
-        doc.pop("_id", None)
-        members.setdefault(str(doc[join.on]), []).append(doc)
-    return {k: projection.joined(s, members.get(k, [])) for k, s in states.items()}
+    @property
+    def shadow(self) -> AsyncCollection[Document]:
+        return self.db[shadow_name(self.projection)]
 
+    async def run(self) -> RebuildResult:
+        total = await self.db.events.count_documents(own_query(self.projection))
+        self.result.events = total
+        await self.observer.phase("scan", total)
+        async for states in fold_log(
+            self.db, self.projection, self.projections, self.chunk, self.observer.advance
+        ):
+            await self.shadow.insert_many(
+                [{"_id": k, **s} for k, s in states.items()], ordered=False
+            )
+            self.lock.check()
 
-async def _join_orphans(
-    db: AsyncDatabase[Document],
-    shadow: str,
-    projection: type[Projection],
-    projections: tuple[type[Projection], ...],
-) -> int:
-    # Documents that exist only because another view names them (an account before its customer).
-    join = projection.join
-    assert join is not None
-    other = next(p for p in projections if p.name == join.view)
-    named = {str(k) for k in await db[other.collection].distinct(join.on) if k}
-    present = {str(k) for k in await db[shadow].distinct("_id")}
-    missing = {k: projection.initial(k) for k in sorted(named - present)}
-    return await _write(db, shadow, projection, projections, missing)
+        for _ in range(_CATCH_UP_ROUNDS):
+            keys = await self._drained_keys(None)
+            if not keys:
+                break
+            await self.observer.phase("catch-up", len(keys))
+            await self._fold_into_shadow(keys)
+
+        await self.observer.phase("verify", total)
+        shadow_digests = await self._verify()
+
+        await self.observer.phase("fence", None)
+        barrier = await self.lock.fence()
+        keys = self.dirty | await self._drained_keys(barrier)
+        await self._fold_into_shadow(keys)
+        await self._check(keys, shadow_digests)
+
+        await self.observer.phase("swap", None)
+        await self._copy_indexes()
+        await self.lock.renew()  # still ours, with a full expiry ahead of the rename
+        await self.shadow.rename(self.projection.collection, dropTarget=True)
+        await self._repair_stragglers()
+        return self.result
+
+    async def _drained_keys(self, barrier: str | None) -> set[str]:
+        """Keys touched by the events the stream holds now (or up to the barrier)."""
+        logged: list[LogDocument] = []
+        deadline = time.monotonic() + self.lock.ttl
+        while True:
+            change = await self.stream.try_next()
+            if change is None:
+                if barrier is None:
+                    break
+                if time.monotonic() > deadline:
+                    raise LockLost("the fence barrier never came back on the change stream")
+                continue
+            if change["ns"]["coll"] == "events":
+                logged.append(change["fullDocument"])
+                continue
+            updated = (change.get("updateDescription") or {}).get("updatedFields") or {}
+            if barrier is not None and updated.get("barrier") == barrier:
+                break
+        self.result.caught_up += len(logged)
+        return await affected_keys(self.db, self.projection, self.projections, logged)
+
+    async def _fold_into_shadow(self, keys: Iterable[str]) -> dict[str, State | None]:
+        wanted = sorted(set(keys))
+        states: dict[str, State | None] = {}
+        for start in range(0, len(wanted), self.chunk):
+            part = wanted[start : start + self.chunk]
+            folded = await refold(self.db, self.projection, self.projections, part)
+            writes: list[ReplaceOne[Document] | DeleteOne] = [
+                ReplaceOne({"_id": k}, {"_id": k, **s}, upsert=True)
+                if s is not None
+                else DeleteOne({"_id": k})
+                for k, s in folded.items()
+            ]
+            if writes:
+                await self.shadow.bulk_write(writes, ordered=False)
+            states.update(folded)
+            self.observer.advance(len(part))
+        return states
+
+    async def _verify(self) -> dict[str, bytes]:
+        """Second pass: the shadow must equal a new fold of the log, but for keys touched since."""
+        expected: dict[str, bytes] = {}
+        async for states in fold_log(
+            self.db, self.projection, self.projections, self.chunk, self.observer.advance
+        ):
+            expected.update({k: digest({"_id": k, **s}, self.db) for k, s in states.items()})
+        stored = {doc["_id"]: digest(doc, self.db) async for doc in self.shadow.find({})}
+        # Events that arrived during the scan above or since the last catch-up.
+        self.dirty = await self._drained_keys(None)
+        differing = {k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k)}
+        unexplained = sorted(differing - self.dirty)
+        if unexplained:
+            raise VerificationFailed(
+                f"{len(unexplained)} {self.projection.name} documents differ from a second fold "
+                f"of the log (first: {unexplained[0]}); the live view was not touched"
+            )
+        return stored
+
+    async def _check(self, keys: set[str], digests: dict[str, bytes]) -> None:
+        """Under the fence: the keys just folded agree with another fold; counts agree."""
+        again = await refold(self.db, self.projection, self.projections, keys)
+        stored = {d["_id"]: d async for d in self.shadow.find({"_id": {"$in": sorted(keys)}})}
+        for key, state in again.items():
+            want = digest({"_id": key, **state}, self.db) if state is not None else None
+            got = digest(stored[key], self.db) if key in stored else None
+            if want != got:
+                raise VerificationFailed(
+                    f"{self.projection.name} {key} differs from a second fold of the log"
+                )
+            if got is None:
+                digests.pop(key, None)
+            else:
+                digests[key] = got
+        count = await self.shadow.count_documents({})
+        if count != len(digests):
+            raise VerificationFailed(
+                f"the shadow holds {count} {self.projection.name} documents, expected "
+                f"{len(digests)}; the live view was not touched"
+            )
+        self.result.documents = count
+        self.result.checksum = combine(digests.values())
+
+    async def _copy_indexes(self) -> None:
+        # The rename keeps the shadow's indexes and drops the live view's: recreate them first.
+        live = self.db[self.projection.collection]
+        async for spec in await live.list_indexes():
+            if spec["name"] == "_id_":
+                continue
+            options = {k: spec[k] for k in ("unique", "sparse") if k in spec}
+            await self.shadow.create_index(list(spec["key"].items()), name=spec["name"], **options)
+
+    async def _repair_stragglers(self) -> None:
+        # A transaction that began before the lock existed never wrote it, so it could commit
+        # after the barrier: fold its keys once more, now in the live view.
+        keys = await self._drained_keys(None)
+        self.result.stragglers = len(keys)
+        if not keys:
+            return
+        folded = await refold(self.db, self.projection, self.projections, keys)
+        live = self.db[self.projection.collection]
+        await live.bulk_write(
+            [
+                ReplaceOne({"_id": k}, {"_id": k, **s}, upsert=True)
+                if s is not None
+                else DeleteOne({"_id": k})
+                for k, s in folded.items()
+            ],
+            ordered=False,
+        )

@@ -1,0 +1,124 @@
+"""What `factview rebuild` and `factview refold` do, with a progress bar for a person watching."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import typer
+from pymongo.asynchronous.database import AsyncDatabase
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from app.settings import Settings
+from app.store import check_reachable, database, ensure_indexes, make_client
+from consumers.projection import Projection
+from consumers.projections import PROJECTIONS
+from consumers.rebuild import RebuildResult, rebuild
+from consumers.refold import refold_documents
+
+Document = dict[str, Any]
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, as rich measures it over the recent past."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "-/s", style="progress.data.speed")
+
+
+class RichObserver:
+    """Shows each phase of a rebuild as the bar's description, with its own total."""
+
+    def __init__(self, progress: Progress, view: str) -> None:
+        self.progress = progress
+        self.view = view
+        # Added at the first phase, so a refused run (lock held) prints only its one line.
+        self.task: TaskID | None = None
+
+    async def phase(self, name: str, total: int | None) -> None:
+        description = f"{self.view}: {name}"
+        if self.task is None:
+            self.task = self.progress.add_task(description, total=total)
+        else:
+            self.progress.reset(self.task, total=total, description=description)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, n)
+
+
+def with_dependents(chosen: list[type[Projection]]) -> list[type[Projection]]:
+    """Add the views that embed a chosen one (Customer embeds accounts), in registry order."""
+    names = {p.name for p in chosen}
+    for projection in PROJECTIONS:
+        if projection.join is not None and projection.join.view in names:
+            names.add(projection.name)
+    return [p for p in PROJECTIONS if p.name in names]
+
+
+@asynccontextmanager
+async def _connected(settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
+    client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
+    try:
+        await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
+        yield database(client, settings.mongodb_database)
+    finally:
+        await client.close()
+
+
+def _summary(result: RebuildResult) -> str:
+    return (
+        f"rebuilt {result.view}: {result.documents} documents from {result.events} events "
+        f"(+{result.caught_up} caught up while running), checksum {result.checksum[:12]}, "
+        f"swapped in {result.seconds:.1f}s"
+    )
+
+
+async def run_rebuild(
+    settings: Settings, views: list[type[Projection]], lock_seconds: float, chunk: int
+) -> None:
+    console = Console(stderr=True)
+    async with _connected(settings) as db:
+        await ensure_indexes(db)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            for projection in views:
+                observer = RichObserver(progress, projection.name)
+                result = await rebuild(
+                    db, projection, observer=observer, lock_ttl=lock_seconds, chunk=chunk
+                )
+                if observer.task is not None:
+                    progress.update(observer.task, description=f"{projection.name}: done")
+                progress.console.print(_summary(result))
+
+
+async def run_refold(settings: Settings, projection: type[Projection], ids: list[str]) -> None:
+    async with _connected(settings) as db:
+        states = await refold_documents(db, projection, ids)
+    for key, state in states.items():
+        if state is None:
+            typer.echo(f"{projection.name} {key}: no events in the log; document removed")
+        else:
+            typer.echo(f"{projection.name} {key}: refolded, version {state.get('version', 0)}")

@@ -1,0 +1,215 @@
+"""Folding documents again from the log: the shared ground of rebuild, refold and verification.
+
+Everything here reads the log (and, for a joined view, the view it embeds) and computes what a
+document should be; nothing writes. A key whose log holds no event for it, and that no joined
+document names, has no document: `None`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+import bson
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from consumers.facts import FactEvent
+from consumers.log import LogDocument, from_log_document
+from consumers.projection import Projection, State, fold
+
+Document = dict[str, Any]
+Advance = Callable[[int], None]
+
+
+def joined_view(
+    projection: type[Projection], projections: Iterable[type[Projection]]
+) -> type[Projection] | None:
+    if projection.join is None:
+        return None
+    return next(p for p in projections if p.name == projection.join.view)
+
+
+def own_query(projection: type[Projection]) -> Document:
+    return {"type": {"$in": list(projection.handlers)}}
+
+
+async def members(
+    db: AsyncDatabase[Document],
+    projection: type[Projection],
+    projections: Iterable[type[Projection]],
+    keys: Iterable[str],
+    session: AsyncClientSession | None = None,
+) -> dict[str, list[State]]:
+    """The joined view's documents that name each key (e.g. a customer's accounts)."""
+    other = joined_view(projection, projections)
+    found: dict[str, list[State]] = defaultdict(list)
+    if other is None or projection.join is None:
+        return found
+    on = projection.join.on
+    cursor = db[other.collection].find({on: {"$in": sorted(set(keys))}}, session=session)
+    async for doc in cursor:
+        doc.pop("_id", None)
+        found[str(doc[on])].append(doc)
+    return found
+
+
+async def history(
+    db: AsyncDatabase[Document],
+    projection: type[Projection],
+    keys: Iterable[str],
+    session: AsyncClientSession | None = None,
+) -> dict[str, list[FactEvent]]:
+    query = {**own_query(projection), f"data.{projection.key_field}": {"$in": sorted(set(keys))}}
+    found: dict[str, list[FactEvent]] = defaultdict(list)
+    async for doc in db.events.find(query, session=session):
+        event = from_log_document(doc)
+        key = projection.key(event)
+        if key is not None:
+            found[key].append(event)
+    return found
+
+
+async def refold(
+    db: AsyncDatabase[Document],
+    projection: type[Projection],
+    projections: Iterable[type[Projection]],
+    keys: Iterable[str],
+    session: AsyncClientSession | None = None,
+) -> dict[str, State | None]:
+    """Each key's document as a fold of its whole log gives it (None: no document)."""
+    wanted = sorted(set(keys))
+    events = await history(db, projection, wanted, session)
+    others = await members(db, projection, projections, wanted, session)
+    result: dict[str, State | None] = {}
+    for key in wanted:
+        if not events.get(key) and not others.get(key):
+            result[key] = None
+            continue
+        state = fold(projection, key, events.get(key, []))
+        if projection.join is not None:
+            state = projection.joined(state, others.get(key, []))
+        result[key] = state
+    return result
+
+
+async def fold_log(
+    db: AsyncDatabase[Document],
+    projection: type[Projection],
+    projections: tuple[type[Projection], ...],
+    chunk: int = 500,
+    advance: Advance | None = None,
+) -> AsyncIterator[dict[str, State]]:
+    """Every document of the view, folded from the whole log, in chunks of about `chunk`.
+
+    The log is read once, sorted by key then business time (the index the engine's re-fold
+    uses), so one key's events are folded together and memory stays at one chunk.
+    """
+    sort = [(f"data.{projection.key_field}", ASCENDING), ("timeKey", ASCENDING)]
+    cursor = db.events.find(own_query(projection)).sort(sort).batch_size(chunk)
+    seen: set[str] = set()
+    states: dict[str, State] = {}
+    key: str | None = None
+    events: list[FactEvent] = []
+    async for doc in cursor:
+        if advance is not None:
+            advance(1)
+        event = from_log_document(doc)
+        event_key = projection.key(event)
+        if event_key is None:
+            continue
+        if event_key != key and key is not None:
+            states[key] = fold(projection, key, events)
+            events = []
+            if len(states) >= chunk:
+                seen.update(states)
+                yield await _join(db, projection, projections, states)
+                states = {}
+        key = event_key
+        events.append(event)
+    if key is not None:
+        states[key] = fold(projection, key, events)
+    seen.update(states)
+    if states:
+        yield await _join(db, projection, projections, states)
+    # Documents that exist only because the joined view names them (accounts of a customer
+    # whose own facts have not arrived).
+    other = joined_view(projection, projections)
+    if other is not None and projection.join is not None:
+        named = {str(k) for k in await db[other.collection].distinct(projection.join.on) if k}
+        orphans = sorted(named - seen)
+        for start in range(0, len(orphans), chunk):
+            part = {k: projection.initial(k) for k in orphans[start : start + chunk]}
+            yield await _join(db, projection, projections, part)
+
+
+async def _join(
+    db: AsyncDatabase[Document],
+    projection: type[Projection],
+    projections: tuple[type[Projection], ...],
+    states: dict[str, State],
+) -> dict[str, State]:
+    if projection.join is None:
+        return states
+    others = await members(db, projection, projections, states)
+    return {k: projection.joined(s, others.get(k, [])) for k, s in states.items()}
+
+
+async def affected_keys(
+    db: AsyncDatabase[Document],
+    projection: type[Projection],
+    projections: tuple[type[Projection], ...],
+    logged: Iterable[LogDocument],
+) -> set[str]:
+    """The view's documents that newly logged events change: their own, or through the join."""
+    keys: set[str] = set()
+    other_keys: set[str] = set()
+    other = joined_view(projection, projections)
+    for doc in logged:
+        data = doc.get("data") or {}
+        if doc.get("type") in projection.handlers:
+            value = data.get(projection.key_field)
+            if isinstance(value, str) and value:
+                keys.add(value)
+        if other is not None and doc.get("type") in other.handlers:
+            value = data.get(other.key_field)
+            if isinstance(value, str) and value:
+                other_keys.add(value)
+    if other is not None and projection.join is not None and other_keys:
+        # The event's own data may not name the joined key (a deposit names only its account),
+        # but the joined document, committed with the event, does.
+        on = projection.join.on
+        cursor = db[other.collection].find({"_id": {"$in": sorted(other_keys)}}, {on: 1})
+        keys.update([str(d[on]) async for d in cursor if d.get(on)])
+    return keys
+
+
+def stored_form(key: str, state: State, db: AsyncDatabase[Document]) -> Document:
+    """The document as MongoDB keeps it (milliseconds, Decimal128), for comparisons."""
+    options = db.codec_options
+    return bson.decode(bson.encode({"_id": key, **state}, codec_options=options), options)
+
+
+def digest(doc: Document, db: AsyncDatabase[Document]) -> bytes:
+    """A checksum of one stored document that ignores field order."""
+    encoded = bson.encode(_sorted(doc), codec_options=db.codec_options)
+    return hashlib.blake2b(encoded, digest_size=16).digest()
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def combine(digests: Iterable[bytes]) -> str:
+    """An order-free checksum of a whole collection (XOR of the document digests)."""
+    total = 0
+    for d in digests:
+        total ^= int.from_bytes(d, "big")
+    return f"{total:032x}"
