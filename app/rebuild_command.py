@@ -27,6 +27,7 @@ from app.store import check_reachable, database, ensure_indexes, make_client
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
 from consumers.rebuild import RebuildResult, rebuild
+from consumers.rebuild_lock import ViewLock
 from consumers.refold import refold_documents
 
 Document = dict[str, Any]
@@ -94,6 +95,9 @@ async def run_rebuild(
     console = Console(stderr=True)
     async with _connected(settings) as db:
         await ensure_indexes(db)
+        # Refuse before drawing anything, so a refusal is the one line `_fail` prints.
+        for projection in views:
+            await ViewLock.ensure_free(db, projection.collection)
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -103,14 +107,20 @@ async def run_rebuild(
             TimeRemainingColumn(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console) as progress:
+        # Transient: the bars are for watching; the summary lines below are what stays.
+        with Progress(*columns, console=console, transient=True) as progress:
             for projection in views:
                 observer = RichObserver(progress, projection.name)
                 result = await rebuild(
                     db, projection, observer=observer, lock_ttl=lock_seconds, chunk=chunk
                 )
                 if observer.task is not None:
-                    progress.update(observer.task, description=f"{projection.name}: done")
+                    progress.update(
+                        observer.task,
+                        description=f"{projection.name}: done",
+                        total=result.events,
+                        completed=result.events,
+                    )
                 progress.console.print(_summary(result))
 
 

@@ -89,13 +89,21 @@ class ViewLock:
                 upsert=True,
             )
         except DuplicateKeyError:
-            held = await db[LOCKS].find_one({"_id": lock.id}) or {}
-            left = (held.get("expiresAt", now) - now).total_seconds()
+            await cls.ensure_free(db, collection)
+            raise LockHeld(f"view {collection} is already being rebuilt") from None
+        return lock
+
+    @classmethod
+    async def ensure_free(cls, db: AsyncDatabase[Document], collection: str) -> None:
+        """Raise LockHeld, naming the holder, if a live lock is on the view."""
+        now = _now()
+        held = await db[LOCKS].find_one({"_id": lock_id(collection), "expiresAt": {"$gt": now}})
+        if held is not None:
+            left = (held["expiresAt"] - now).total_seconds()
             raise LockHeld(
                 f"view {collection} is already being rebuilt by {held.get('owner', '?')} "
                 f"(lock expires in {max(left, 0):.0f}s unless renewed)"
-            ) from None
-        return lock
+            )
 
     async def _update(self, changes: Document) -> None:
         expires = _now() + timedelta(seconds=self.ttl)
