@@ -7,6 +7,12 @@ SRC := app schema consumers upstream tests $(wildcard bench)
 # The Compose specification's JSON schema, as shipped in the dclint npm package (pinned).
 COMPOSE_SCHEMA := $(VENV)/compose-spec/compose.schema.json
 COMPOSE_SCHEMA_PACKAGE := dclint@3.1.0
+# The browser the web app's end-to-end test drives (Debian's package; Playwright downloads none).
+CHROMIUM := /usr/bin/chromium
+# GraphiQL's files, laid out as strawberry's page names them on its CDN, from the same pinned npm
+# packages (app/web/graphiql.py serves them; the page's integrity hashes check them).
+GRAPHIQL_ASSETS := $(VENV)/graphiql-assets
+GRAPHIQL_PACKAGES := react@18.2.0 react-dom@18.2.0 js-cookie@3.0.5 graphiql@3.8.3 @graphiql/plugin-explorer@1.0.2
 
 .PHONY: run test lint typecheck install clean
 
@@ -30,12 +36,27 @@ $(COMPOSE_SCHEMA): | $(BIN)/python
 	tar -xzf $(VENV)/compose-spec.tmp/*.tgz -C $(VENV)/compose-spec.tmp package/schemas/compose.schema.json
 	mv $(VENV)/compose-spec.tmp/package/schemas/compose.schema.json $@ && rm -rf $(VENV)/compose-spec.tmp
 
-install: $(STAMP) $(COMPOSE_SCHEMA)
+$(GRAPHIQL_ASSETS)/.complete: | $(BIN)/python
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
+	  else echo "error: npm is needed to fetch GraphiQL's files (sudo apt-get install npm)"; exit 1; fi; }
+	@rm -rf $(GRAPHIQL_ASSETS) $(GRAPHIQL_ASSETS).tmp && mkdir -p $(GRAPHIQL_ASSETS).tmp
+	@set -e; cd $(GRAPHIQL_ASSETS).tmp; for spec in $(GRAPHIQL_PACKAGES); do \
+	  file=$$(npm pack --silent $$spec); mkdir -p $$spec; tar -xzf $$file -C $$spec --strip-components=1; rm $$file; \
+	done
+	@mv $(GRAPHIQL_ASSETS).tmp $(GRAPHIQL_ASSETS) && touch $@
 
-run: $(STAMP)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "error: $(CHROMIUM) is missing; install Debian's chromium (sudo apt-get install chromium)"; exit 1; fi
+
+install: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete
+
+run: $(STAMP) $(GRAPHIQL_ASSETS)/.complete
 	$(BIN)/factview dev
 
-test: $(STAMP) $(COMPOSE_SCHEMA)
+test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete | $(CHROMIUM)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 	$(BIN)/pytest -q

@@ -17,11 +17,19 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.runtime import Runtime
 from app.settings import Settings
+from app.web import routes as web_routes
+from app.web.graphiql import offline_html
+from app.web.graphiql import routes as graphiql_routes
 from schema import schema
 from schema.context import Context
 
 
 class FactviewGraphQL(GraphQL[Context, None]):
+    @property
+    def graphql_ide_html(self) -> str:
+        # strawberry's GraphiQL page, with its files from this server when they were unpacked.
+        return offline_html(super().graphql_ide_html)
+
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime
         return Context(
@@ -65,6 +73,8 @@ def create_app(
             Route("/healthz", healthz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *(web_routes() if settings.web_app else []),
+            *(graphiql_routes() if settings.graphiql else []),
         ],
         lifespan=lifespan,
     )

@@ -126,13 +126,22 @@ async def run_dev(port: int) -> None:
                     customers_owner_url=owners[0].url,
                     accounts_owner_url=owners[1].url,
                     graphiql=True,
+                    web_app=True,
                 )
                 runtime = await Runtime.start(settings)
                 try:
                     api = await start_server(create_app(settings, runtime), HOST, port)
                     try:
                         ids = await seed(owners[0].url, owners[1].url)
-                        _banner(console, api.url, owners, ids, bootstrap, settings.mongodb_uri)
+                        _banner(
+                            console,
+                            api.url,
+                            owners,
+                            ids,
+                            bootstrap,
+                            settings.mongodb_uri,
+                            web_app_urls(api.url, settings, ids),
+                        )
                         await _until_stopped()
                         console.print("[dim]stopping…[/]")
                     finally:
@@ -153,6 +162,16 @@ def _check_port(port: int) -> None:
             raise EmbeddedServerError(f"port {HOST}:{port} is in use; pass --port") from None
 
 
+def web_app_urls(api_url: str, settings: Settings, ids: list[str]) -> list[tuple[str, str]]:
+    """The web app's URLs for the banner, as (label, url), the first being the one to open.
+
+    Hook for auth: once dev mints tokens, return e.g. `("web app", f"{api_url}/app#token=…")`
+    for a demo customer (ids[0]) and `("web app as staff", f"{api_url}/app#token=…")`; the page
+    reads `#token=` (then keeps it in localStorage) and sends it as a Bearer token.
+    """
+    return [("web app", f"{api_url}/app")]
+
+
 def _banner(
     console: Console,
     api_url: str,
@@ -160,9 +179,12 @@ def _banner(
     ids: list[str],
     bootstrap: str,
     mongo_uri: str,
+    web_urls: list[tuple[str, str]],
 ) -> None:
     console.print()
     console.print(f"[bold green]factview is up.[/] GraphiQL: [bold]{api_url}/graphql[/]")
+    for label, url in web_urls:
+        console.print(f"  {label}: [bold]{url}[/]", soft_wrap=True)
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
     console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
     console.print(f"  demo customers: {', '.join(ids)}")

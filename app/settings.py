@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
 
     graphiql: bool = False
+    # Serve the accounts web page at /app (app/web/).
+    web_app: bool = False
     # How long start-up waits for the broker and the database before giving up.
     startup_timeout_seconds: float = Field(default=20.0, gt=0)
 
