@@ -1,0 +1,76 @@
+"""The two apps the query benchmark serves, each by `uvicorn --factory` in its own process.
+
+`factview`: the real service (GraphQL on Starlette), settings from the environment, no consumers.
+`bare`: a plain Starlette endpoint doing the same MongoDB reads as the resolvers (the customer,
+then its accounts by customerId) and returning the same JSON as the GraphQL answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.settings import Settings
+
+QUERY = """
+query($id: ID!) {
+  customer(id: $id) { accounts { transactions(first: 20) { nodes { amount balanceAfter } } } }
+}
+"""
+PAGE = 20
+
+
+def factview() -> Starlette:
+    from app.asgi import create_app
+
+    return create_app(Settings(), consume=False)
+
+
+def bare() -> Starlette:
+    from app.store import database, make_client
+
+    settings = Settings()
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = make_client(settings.mongodb_uri)
+        state["db"] = database(client, settings.mongodb_database)
+        try:
+            yield
+        finally:
+            await client.close()
+
+    async def customer(request: Request) -> JSONResponse:
+        body = await request.json()
+        db = state["db"]
+        doc = await db.customers.find_one({"_id": body["variables"]["id"]})
+        if doc is None or doc.get("deleted", False):
+            return JSONResponse({"data": {"customer": None}})
+        cursor = db.accounts.find({"customerId": doc["_id"]}).sort("_id", 1)
+        accounts = [
+            {
+                "transactions": {
+                    "nodes": [
+                        {"amount": str(tx["amount"]), "balanceAfter": str(tx["balanceAfter"])}
+                        for tx in account.get("transactions", [])[:PAGE]
+                    ]
+                }
+            }
+            async for account in cursor
+        ]
+        return JSONResponse({"data": {"customer": {"accounts": accounts}}})
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[Route("/healthz", healthz), Route("/graphql", customer, methods=["POST"])],
+        lifespan=lifespan,
+    )

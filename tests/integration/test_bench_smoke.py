@@ -1,0 +1,66 @@
+"""Each benchmark, run with tiny sizes on the session servers: they keep working. No timings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from app.embedded import ServerProcess
+from bench import freshness, ingest, memory, query, rebuild
+from bench.common import ROOT, Result, Stack, report
+
+SCRIPTS = ["ingest", "query", "rebuild", "freshness", "memory"]
+
+
+@pytest.fixture
+def stack(kafka_server: ServerProcess, mongo_server: ServerProcess) -> Stack:
+    return Stack(kafka_server, mongo_server)
+
+
+def reported(result: Result, capsys: pytest.CaptureFixture[str]) -> None:
+    report(result)
+    out = capsys.readouterr().out
+    assert f"== bench {result.name} ==" in out
+    assert "ratio" in out and "machine" in out and "date" in out
+    assert result.figure > 0 and result.baseline > 0
+
+
+async def test_ingest(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    reported(await ingest.measure(stack, events=120, batch=50, accounts=6), capsys)
+
+
+async def test_query(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    opts = query.Options(customers=3, transactions=3, clients=4, seconds=0.5, warmup=0.2)
+    reported(await query.measure(stack, opts), capsys)
+
+
+async def test_rebuild(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    reported(await rebuild.measure(stack, events=150, accounts=6), capsys)
+
+
+async def test_freshness(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await freshness.measure(stack, subscribers=2, rate=40, seconds=1)
+    assert result.details["events never seen by a subscriber"] == 0
+    reported(result, capsys)
+
+
+async def test_memory(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await memory.measure(
+        stack, events=150, accounts=6, warmup=0.2, interval=0.2, timeout=60
+    )
+    reported(result, capsys)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_command_line(script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{script}", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--json" in done.stdout
