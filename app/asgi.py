@@ -1,49 +1,198 @@
-"""The ASGI app: GraphQL at /graphql (HTTP and graphql-transport-ws) and a health check."""
+"""The ASGI app: GraphQL at /graphql (HTTP and graphql-transport-ws), health, readiness, metrics."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import orjson
+import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from app.access import GuardedViews
+from app.auth import AuthError, Principal
+from app.metrics import CONTENT_TYPE
+from app.readiness import readiness
 from app.runtime import Runtime
 from app.settings import Settings
 from app.web import routes as web_routes
 from app.web.graphiql import offline_html
 from app.web.graphiql import routes as graphiql_routes
-from schema import schema
+from schema import build_schema
 from schema.context import Context
+from schema.extensions import Limits
+
+log = structlog.get_logger("factview.http")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+class BodyTooLarge(Exception):
+    pass
 
 
 class FactviewGraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view behind the gate every HTTP operation passes: size, token, time."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(build_schema(_limits(settings)), **kwargs)
+        self.settings = settings
+
     @property
     def graphql_ide_html(self) -> str:
         # strawberry's GraphiQL page, with its files from this server when they were unpacked.
         return offline_html(super().graphql_ide_html)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope)
+        if request.method == "GET" and self.graphql_ide and _wants_html(request):
+            await super().__call__(scope, receive, send)  # the IDE page itself holds no data
+            return
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _error(413, "BODY_TOO_LARGE", f"request body over {limit} bytes")(
+                scope, receive, send
+            )
+            return
+        runtime: Runtime = request.app.state.runtime
+        assert runtime.verifier is not None
+        try:
+            principal = await runtime.verifier.verify(request.headers.get("authorization"))
+        except AuthError as exc:
+            await _error(401, "UNAUTHENTICATED", str(exc))(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self._within_limits(scope, receive, send)
+
+    async def _within_limits(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.settings.max_body_bytes
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge()  # a chunked body that never declared its size
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.settings.operation_timeout_seconds):
+                await super().__call__(scope, counted_receive, tracked_send)
+        except BodyTooLarge:
+            if not started:
+                await _error(413, "BODY_TOO_LARGE", f"request body over {limit} bytes")(
+                    scope, receive, send
+                )
+        except TimeoutError:
+            log.warning("operation timed out", seconds=self.settings.operation_timeout_seconds)
+            if not started:
+                message = f"operation took over {self.settings.operation_timeout_seconds:g}s"
+                await _error(504, "OPERATION_TIMEOUT", message)(scope, receive, send)
+
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime
+        # Websockets authenticate in connection_init (on_ws_connect); until then: no one.
+        principal: Principal | None = request.scope.get("state", {}).get("principal")
         return Context(
-            views=runtime.views,
+            views=GuardedViews(runtime.views, principal),
             request=request,
             response=response,
             live=runtime.live,
             owners=runtime.owners,
             fold_wait_seconds=runtime.settings.fold_wait_seconds,
+            metrics=runtime.metrics,
+            freshness=runtime.freshness,
         )
+
+    async def on_ws_connect(self, context: Context) -> None:
+        params = context.connection_params
+        header = params.get("Authorization") if isinstance(params, dict) else None
+        runtime: Runtime = context.request.app.state.runtime
+        assert runtime.verifier is not None
+        try:
+            principal = await runtime.verifier.verify(header if isinstance(header, str) else None)
+        except AuthError as exc:
+            log.info("websocket refused", reason=str(exc))
+            raise ConnectionRejectionError() from exc  # strawberry closes with 4403
+        context.views = GuardedViews(runtime.views, principal)
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        introspection=settings.introspection,
+        mask_errors=settings.mask_errors,
+    )
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") and not request.query_params
+
+
+class RequestIds:
+    """Every request gets an id (the caller's X-Request-ID or a new one) on its log lines."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode(errors="replace")[:64]
+        request_id = given or uuid.uuid4().hex
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, with_id)
 
 
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    report = await readiness(request.app.state.runtime)
+    return JSONResponse(report, status_code=200 if report["ready"] else 503)
+
+
+async def metrics(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    body = await runtime.metrics_exposition()
+    return Response(body, media_type=CONTENT_TYPE)
 
 
 def create_app(
@@ -62,15 +211,17 @@ def create_app(
                 await app.state.runtime.stop()
 
     graphql = FactviewGraphQL(
-        schema,
+        settings,
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_seconds),
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *(web_routes() if settings.web_app else []),
@@ -78,3 +229,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(RequestIds)
+    return app

@@ -85,6 +85,20 @@ class TokenVerifier:
         return Principal(subject=str(claims["sub"]), role=role)
 
 
+class AuthNotConfigured(ValueError):
+    """Serving without a key source would leave the API open or shut: refuse to start."""
+
+
+def verifier_from(
+    *, jwks_url: str | None, secret: str | None, audience: str, issuer: str, leeway: int
+) -> TokenVerifier:
+    if (jwks_url is None) == (secret is None):
+        raise AuthNotConfigured("set exactly one of AUTH_JWKS_URL and AUTH_JWT_SECRET")
+    return TokenVerifier(
+        audience=audience, issuer=issuer, secret=secret, jwks_url=jwks_url, leeway_seconds=leeway
+    )
+
+
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise AuthError("missing bearer token")

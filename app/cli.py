@@ -13,7 +13,9 @@ import typer
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app.auth import AuthNotConfigured
 from app.embedded import EmbeddedServerError
+from app.logs import configure_logging
 from app.serving import ServerFailed
 from app.settings import Settings
 from app.store import StoreUnavailable
@@ -23,16 +25,26 @@ cli = typer.Typer(
     help="factview: a GraphQL read service folded from Fact Events.", no_args_is_help=True
 )
 
-_EXPECTED = (StoreUnavailable, BrokerUnavailable, EmbeddedServerError, ServerFailed, OSError)
+_EXPECTED = (
+    AuthNotConfigured,
+    StoreUnavailable,
+    BrokerUnavailable,
+    EmbeddedServerError,
+    ServerFailed,
+    OSError,
+)
 
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
+        configure_logging(settings.log_format, settings.log_level)
+        return settings
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]).upper()
-        _fail(f"bad setting {name}: {first['msg']}")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        _fail(f"bad setting {name}: {message}" if name else f"bad settings: {message}")
 
 
 def _fail(message: str) -> NoReturn:
@@ -83,7 +95,7 @@ def consume() -> None:
 async def _consume(settings: Settings) -> None:
     from app.runtime import Runtime
 
-    runtime = await Runtime.start(settings, consume=True)
+    runtime = await Runtime.start(settings, consume=True, serve=False)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stopping.set)
@@ -146,6 +158,8 @@ def dev(port: int = typer.Option(8000, help="factview's HTTP port.")) -> None:
     """Start broker, database, demo owners and factview on this machine, with demo data."""
     from app.dev import run_dev
 
+    # A person watches this terminal: readable lines, warnings and up.
+    configure_logging("console", "WARNING")
     _run(run_dev(port))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 import socket
 import tempfile
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 
 from app.asgi import create_app
+from app.auth import Role, mint_token
 from app.embedded import EmbeddedServerError, ServerProcess, free_port, start_secantus, start_tansu
 from app.embedded import mongodb_uri as secantus_uri
 from app.runtime import Runtime
@@ -127,6 +130,7 @@ async def run_dev(port: int) -> None:
                     accounts_owner_url=owners[1].url,
                     graphiql=True,
                     web_app=True,
+                    auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
                 )
                 runtime = await Runtime.start(settings)
                 try:
@@ -141,6 +145,10 @@ async def run_dev(port: int) -> None:
                             bootstrap,
                             settings.mongodb_uri,
                             web_app_urls(api.url, settings, ids),
+                            {
+                                "staff": dev_token(settings, "dev-staff", "staff"),
+                                "customer": dev_token(settings, ids[0], "customer"),
+                            },
                         )
                         await _until_stopped()
                         console.print("[dim]stopping…[/]")
@@ -162,14 +170,29 @@ def _check_port(port: int) -> None:
             raise EmbeddedServerError(f"port {HOST}:{port} is in use; pass --port") from None
 
 
+def dev_token(settings: Settings, subject: str, role: Role) -> str:
+    """A ready-made token for this dev stack's secret (valid for a working day)."""
+    assert settings.auth_jwt_secret is not None
+    return mint_token(
+        settings.auth_jwt_secret.get_secret_value(),
+        subject=subject,
+        role=role,
+        audience=settings.auth_audience,
+        issuer=settings.auth_issuer,
+        ttl_seconds=12 * 3600,
+    )
+
+
 def web_app_urls(api_url: str, settings: Settings, ids: list[str]) -> list[tuple[str, str]]:
     """The web app's URLs for the banner, as (label, url), the first being the one to open.
 
-    Hook for auth: once dev mints tokens, return e.g. `("web app", f"{api_url}/app#token=…")`
-    for a demo customer (ids[0]) and `("web app as staff", f"{api_url}/app#token=…")`; the page
-    reads `#token=` (then keeps it in localStorage) and sends it as a Bearer token.
+    The page reads `#token=` (then keeps it in localStorage) and sends it as a Bearer token:
+    the first URL logs in as the first demo customer, the second as staff.
     """
-    return [("web app", f"{api_url}/app")]
+    return [
+        ("web app", f"{api_url}/app#token={dev_token(settings, ids[0], 'customer')}"),
+        ("web app as staff", f"{api_url}/app#token={dev_token(settings, 'dev-staff', 'staff')}"),
+    ]
 
 
 def _banner(
@@ -180,11 +203,15 @@ def _banner(
     bootstrap: str,
     mongo_uri: str,
     web_urls: list[tuple[str, str]],
+    tokens: dict[str, str],
 ) -> None:
     console.print()
     console.print(f"[bold green]factview is up.[/] GraphiQL: [bold]{api_url}/graphql[/]")
     for label, url in web_urls:
         console.print(f"  {label}: [bold]{url}[/]", soft_wrap=True)
+    console.print(f"  staff token: {tokens['staff']}", soft_wrap=True)
+    console.print(f"  customer token ({ids[0]}): {tokens['customer']}", soft_wrap=True)
+    console.print("  (GraphiQL: add the header Authorization: Bearer <token>)")
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
     console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
     console.print(f"  demo customers: {', '.join(ids)}")

@@ -12,12 +12,16 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app import rebuilds
+from app.auth import TokenVerifier, verifier_from
+from app.freshness import Freshness
 from app.live import LiveHub
+from app.metrics import Metrics
 from app.owners import Owners
 from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
 from app.views import ViewReader
-from consumers.engine import FoldEngine
+from consumers.engine import BatchOutcome, FoldEngine
+from consumers.projections import PROJECTIONS
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
 log = structlog.get_logger("factview")
@@ -32,6 +36,9 @@ class Runtime:
     views: ViewReader
     live: LiveHub | None = None
     owners: Owners | None = None
+    verifier: TokenVerifier | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    freshness: Freshness | None = None
     runner: ConsumerRunner | None = None
     consumer_task: asyncio.Task[None] | None = None
     # Rebuilds of views folded by another projection version (app/rebuilds.py).
@@ -44,6 +51,8 @@ class Runtime:
 
         `serve` adds what the API needs: the live-update hub and the owners' HTTP client.
         """
+        # Bad auth settings fail before anything connects.
+        verifier = _verifier(settings) if serve else None
         client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
         runtime: Runtime | None = None
         try:
@@ -51,6 +60,8 @@ class Runtime:
             db = database(client, settings.mongodb_database)
             await ensure_indexes(db)
             runtime = cls(settings, client, db, ViewReader(db))
+            runtime.freshness = Freshness(db)
+            runtime.verifier = verifier
             if serve:
                 runtime.owners = Owners(settings)
                 runtime.live = LiveHub(db, queue_size=settings.subscription_queue_size)
@@ -66,6 +77,7 @@ class Runtime:
                         startup_timeout=settings.startup_timeout_seconds,
                     ),
                     engine,
+                    on_batch=runtime._count_batch,
                 )
                 await runtime.runner.connect()
                 runtime.consumer_task = asyncio.create_task(
@@ -79,6 +91,23 @@ class Runtime:
             await client.close()
             raise
         return runtime
+
+    async def _count_batch(self, outcome: BatchOutcome) -> None:
+        self.metrics.record_batch(
+            PROJECTIONS, outcome.consumed, outcome.fresh, outcome.dead_topics, outcome.seconds
+        )
+
+    async def metrics_exposition(self) -> bytes:
+        """The Prometheus text, with the gauges that are read at scrape time brought up to date."""
+        if self.freshness is not None:
+            for view, moment in (await self.freshness.newest()).items():
+                self.metrics.newest_folded[view] = moment.timestamp()
+        if self.runner is not None:
+            for (topic, partition), behind in (await self.runner.lag()).items():
+                self.metrics.consumer_lag.labels(topic, str(partition)).set(behind)
+        if self.live is not None:
+            self.metrics.live_subscriptions.set(self.live.stats.subscribers)
+        return self.metrics.exposition()
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -105,6 +134,17 @@ class Runtime:
             await self.live.stop()
         if self.owners is not None:
             await self.owners.close()
+
+
+def _verifier(settings: Settings) -> TokenVerifier:
+    secret = settings.auth_jwt_secret
+    return verifier_from(
+        jwks_url=settings.auth_jwks_url,
+        secret=secret.get_secret_value() if secret is not None else None,
+        audience=settings.auth_audience,
+        issuer=settings.auth_issuer,
+        leeway=settings.auth_leeway_seconds,
+    )
 
 
 def _report_exit(task: asyncio.Task[None]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,11 +36,38 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
     connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Authentication (CONTRACT §5): exactly one key source, checked when serving (consumers
+    # and rebuilds need none); the secret has no default.
+    auth_jwks_url: str | None = None
+    auth_jwt_secret: SecretStr | None = None
+    auth_audience: str = "factview"
+    auth_issuer: str = "factview"
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
+
+    # Abuse limits (GraphQL Armor's defaults) and what a public endpoint hides.
+    max_query_depth: int = Field(default=6, ge=1)
+    max_aliases: int = Field(default=15, ge=0)
+    max_tokens: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    operation_timeout_seconds: float = Field(default=10.0, gt=0)
+    introspection: bool = False
+    mask_errors: bool = True
+
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     graphiql: bool = False
     # Serve the accounts web page at /app (app/web/).
     web_app: bool = False
     # How long start-up waits for the broker and the database before giving up.
     startup_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("auth_jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HS256 key strength)")
+        return value
 
     @field_validator("kafka_topics", mode="before")
     @classmethod

@@ -69,4 +69,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.events.create_index([("data.customerId", ASCENDING), ("timeKey", ASCENDING)])
     await db.events.create_index([("subject", ASCENDING), ("timeKey", ASCENDING)])
     await db.accounts.create_index([("customerId", ASCENDING)])
+    # Freshness (app/freshness.py) asks each view for its newest folded time.
+    await db.accounts.create_index([("updatedAt", ASCENDING)])
+    await db.customers.create_index([("updatedAt", ASCENDING)])
     await db.dead_letters.create_index([("status", ASCENDING), ("lastSeen", ASCENDING)])

@@ -42,11 +42,15 @@ class ViewReader:
             return None
         return doc
 
-    async def customers(self, first: int, after: str | None) -> tuple[list[Document], bool]:
-        """One page of visible customers by id, and whether more follow."""
+    async def customers(
+        self, first: int, after: str | None, only: str | None = None
+    ) -> tuple[list[Document], bool]:
+        """One page of visible customers by id (or just `only`), and whether more follow."""
         query: Document = {"deleted": {"$ne": True}}
         if after is not None:
             query["_id"] = {"$gt": after}
+        if only is not None:
+            query["$and"] = [{"_id": only}]
         cursor = self.db.customers.find(query).sort("_id", ASCENDING).limit(first + 1)
         docs = [doc async for doc in cursor]
         return docs[:first], len(docs) > first

@@ -37,6 +37,11 @@ class BatchOutcome:
     dead_lettered: int = 0
     refolded: int = 0
     changed: dict[str, list[str]] = field(default_factory=dict)
+    # What the batch held and what of it was new to the log (metrics count these).
+    consumed: list[FactEvent] = field(default_factory=list)
+    dead_topics: list[str] = field(default_factory=list)
+    fresh: list[FactEvent] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def _to_state(doc: Document) -> State:
@@ -92,6 +97,8 @@ class FoldEngine:
                     session=session,
                 )
             await self._fold(fresh, session, outcome)
+            outcome.consumed, outcome.fresh = events, fresh
+            outcome.dead_topics = [letter.record.topic for letter in dead]
             return outcome
 
         while True:

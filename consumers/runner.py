@@ -137,13 +137,40 @@ class ConsumerRunner:
                 records = [to_raw(r) for rs in batch.values() for r in rs]
                 if not records:
                     continue
+                started = time.perf_counter()
                 outcome = await self._apply_until_done(records)
+                outcome.seconds = time.perf_counter() - started
                 await self._commit(consumer, batch)
                 if self.on_batch is not None:
                     await self.on_batch(outcome)
         finally:
             self._consumer = None
             await consumer.stop()
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind the high-water mark, per assigned partition (what is known now)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        behind: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await consumer.position(tp)
+            behind[(tp.topic, tp.partition)] = max(0, highwater - position)
+        return behind
+
+    async def reachable(self, timeout: float) -> bool:
+        """Whether the broker answers a metadata request within `timeout`."""
+        consumer = self._consumer
+        if consumer is None:
+            return False
+        try:
+            await asyncio.wait_for(consumer.topics(), timeout)
+        except (TimeoutError, KafkaError):
+            return False
+        return True
 
     async def _apply_until_done(self, records: list[RawRecord]) -> BatchOutcome:
         events, dead = split(records)

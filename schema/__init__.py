@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 
 from schema.accounts import AccountQuery
 from schema.customers import CustomerQuery
+from schema.extensions import Limits, extensions
 from schema.history import HistoryQuery
 from schema.mutations import Mutation
 from schema.subscriptions import Subscription
@@ -16,4 +18,17 @@ class Query(CustomerQuery, AccountQuery, HistoryQuery):
     pass
 
 
+def build_schema(limits: Limits) -> strawberry.Schema:
+    """The schema as one deployment serves it: limits, masking and hints per its settings."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions(limits),
+        # Suggestions ("did you mean …") describe the schema: hidden with introspection.
+        config=StrawberryConfig(disable_field_suggestions=not limits.introspection),
+    )
+
+
+# The plain schema, for printing the SDL and for tools; apps serve build_schema(...).
 schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)

@@ -7,14 +7,17 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from app.access import GuardedViews
+from app.freshness import Freshness
 from app.live import LiveHub
+from app.metrics import Metrics
 from app.owners import Owners
-from app.views import ViewReader
 
 
 @dataclass
 class Context:
-    views: ViewReader
+    # GuardedViews (app/access.py) in every served request: reads as the caller may see them.
+    views: GuardedViews
     request: Any = None
     response: Any = None
     # Absent in a runtime started without serving (nothing then resolves writes or updates).
@@ -24,6 +27,8 @@ class Context:
     fold_wait_seconds: float = 5.0
     # graphql-transport-ws: the connection_init payload (strawberry sets it).
     connection_params: Any = None
+    metrics: Metrics | None = None
+    freshness: Freshness | None = None
 
 
 Info = StrawberryInfo[Context, None]

@@ -76,14 +76,8 @@ def _position(cursor: str) -> tuple[str, str]:
 
 
 async def _may_read_events(info: Info, subject: str) -> None:
-    """Staff read any trail; a customer reads its own and its accounts'.
-
-    The served context holds the authorizing reader (app/access.py, GuardedViews); it is
-    reached by what it offers, so this module also serves an unguarded reader (tools, tests).
-    """
-    views: Any = info.context.views
-    if not hasattr(views, "require_staff"):
-        return
+    """Staff read any trail; a customer reads its own and its accounts'."""
+    views = info.context.views
     principal = views.principal  # raises UNAUTHENTICATED for an anonymous caller
     if principal.role == "staff" or subject == principal.subject:
         return
@@ -117,9 +111,7 @@ class HistoryQuery:
 
 
 async def customer_as_of(info: Info, customer_id: str, as_of: datetime) -> Customer | None:
-    views: Any = info.context.views
-    if hasattr(views, "require_customer"):
-        views.require_customer(customer_id)  # the same rule as the live customer
+    info.context.views.require_customer(customer_id)  # the same rule as the live customer
     doc = await History(info.context.views.db).customer_as_of(customer_id, as_of)
     if doc is None:
         return None

@@ -60,7 +60,13 @@ class Subscription:
     async def account_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Account, None]:
         views = info.context.views
         async for account in _follow(
-            info, "accounts", str(id), views.account, lambda _: True, Account.from_view
+            # Ownership is checked again on each change (an account may be opened later).
+            info,
+            "accounts",
+            str(id),
+            views.account,
+            views.may_see_account,
+            Account.from_view,
         ):
             yield account
 

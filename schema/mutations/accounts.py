@@ -119,6 +119,7 @@ class AccountMutation:
         currency: str,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
     ) -> OpenAccountResult:
+        info.context.views.require_customer(str(customer_id))
         result = await forward(
             info,
             "accounts",
@@ -147,6 +148,7 @@ class AccountMutation:
         amount: Decimal,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
     ) -> DepositResult:
+        await info.context.views.require_account(str(account_id))
         if invalid := _check_amount(amount):
             return invalid
         result = await _move(
@@ -166,6 +168,7 @@ class AccountMutation:
         amount: Decimal,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
     ) -> WithdrawResult:
+        await info.context.views.require_account(str(account_id))
         if invalid := _check_amount(amount):
             return invalid
         result = await _move(

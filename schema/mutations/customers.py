@@ -72,6 +72,8 @@ class CustomerMutation:
         email: str,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
     ) -> RegisterCustomerResult:
+        # Customers come into being through staff (or sign-up at the owner), not as a customer.
+        info.context.views.require_staff("registering customers")
         result = await forward(
             info, "customers", "POST", "/customers", {"name": name, "email": email}
         )
@@ -89,6 +91,7 @@ class CustomerMutation:
         email: str | None = None,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
     ) -> UpdateCustomerResult:
+        info.context.views.require_customer(str(id))
         changes = {k: v for k, v in {"name": name, "email": email}.items() if v is not None}
         if not changes:
             return ValidationFailed(message="give a name, an email or both")

@@ -66,8 +66,13 @@ def dev_stack() -> Iterator[DevStack]:
             process.wait(timeout=30)
 
 
-def graphql(port: int, query: str) -> dict[str, object]:
-    response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=10)
+def graphql(port: int, query: str, token: str) -> dict[str, object]:
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
     return body
@@ -87,10 +92,16 @@ def test_a_write_to_an_owner_shows_up_in_graphql(dev_stack: DevStack) -> None:
     dev_stack.wait_for(r"factview is up\. GraphiQL: http://127\.0\.0\.1:(\d+)/graphql")
     owners = dev_stack.wait_for(r"customers owner: (\S+)\s+accounts owner: (\S+)")
     customers_url, accounts_url = owners.group(1), owners.group(2)
+    staff = dev_stack.wait_for(r"staff token: (\S+)").group(1)
+    # No token, nothing: the printed tokens are what a person uses.
+    anonymous = httpx.post(
+        f"http://127.0.0.1:{dev_stack.port}/graphql", json={"query": "{ __typename }"}
+    )
+    assert anonymous.status_code == 401
 
     # The seed data is there.
     seeded = eventually(
-        lambda: graphql(dev_stack.port, "{ customers { nodes { name totalBalance } } }"),
+        lambda: graphql(dev_stack.port, "{ customers { nodes { name totalBalance } } }", staff),
         lambda b: "Ada Lovelace" in str(b),
     )
     assert "errors" not in seeded
@@ -110,7 +121,7 @@ def test_a_write_to_an_owner_shows_up_in_graphql(dev_stack: DevStack) -> None:
 
     query = f'{{ customer(id: "{customer_id}") {{ name totalBalance accounts {{ id balance }} }} }}'
     body = eventually(
-        lambda: graphql(dev_stack.port, query),
+        lambda: graphql(dev_stack.port, query, staff),
         lambda b: (
             b.get("data", {}).get("customer", {})
             and b["data"]["customer"]["totalBalance"] == "7.00"

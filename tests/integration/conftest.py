@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.asgi import create_app
+from app.auth import Role, mint_token
 from app.embedded import free_port
 from app.runtime import Runtime
 from app.serving import RunningServer, start_server
@@ -55,6 +56,25 @@ async def eventually(
     return result
 
 
+TEST_JWT_SECRET = "factview-tests-" + "x" * 32
+
+
+def token(settings: Settings, role: Role = "staff", subject: str = "ops") -> str:
+    """A real HS256 token for this instance's secret, audience and issuer."""
+    assert settings.auth_jwt_secret is not None
+    return mint_token(
+        settings.auth_jwt_secret.get_secret_value(),
+        subject=subject,
+        role=role,
+        audience=settings.auth_audience,
+        issuer=settings.auth_issuer,
+    )
+
+
+def bearer(settings: Settings, role: Role = "staff", subject: str = "ops") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(settings, role, subject)}"}
+
+
 def factview_settings(
     kafka_bootstrap: str, mongo_uri: str, unique: str, **overrides: Any
 ) -> Settings:
@@ -66,6 +86,7 @@ def factview_settings(
         "mongodb_database": f"factview_{unique}",
         "graphiql": False,
         "startup_timeout_seconds": 10,
+        "auth_jwt_secret": TEST_JWT_SECRET,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -80,7 +101,7 @@ async def factview(kafka_bootstrap: str, mongo_uri: str) -> AsyncIterator[Factvi
     await ensure_topics(kafka_bootstrap, settings.kafka_topics)
     runtime = await Runtime.start(settings)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", free_port())
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=bearer(settings)) as http:
         yield Factview(settings, runtime, server, http)
     await server.stop()
     await runtime.stop()

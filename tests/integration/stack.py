@@ -17,7 +17,7 @@ from app.embedded import free_port
 from app.runtime import Runtime
 from app.serving import start_server
 from app.settings import Settings
-from tests.integration.conftest import Factview
+from tests.integration.conftest import Factview, bearer
 
 
 @contextlib.asynccontextmanager
@@ -26,7 +26,9 @@ async def running_factview(settings: Settings, consume: bool = True) -> AsyncIte
     try:
         server = await start_server(create_app(settings, runtime), "127.0.0.1", free_port())
         try:
-            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            async with httpx.AsyncClient(
+                base_url=server.url, timeout=30, headers=bearer(settings)
+            ) as http:
                 yield Factview(settings, runtime, server, http)
         finally:
             await server.stop()
@@ -70,7 +72,9 @@ def subscribe(fv: Factview, query: str, **variables: Any) -> LiveSubscription:
 
     async def run() -> None:
         transport = WebsocketsTransport(
-            url=ws_url(fv), subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]
+            url=ws_url(fv),
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+            init_payload=bearer(fv.settings),
         )
         try:
             async with Client(transport=transport) as session:

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from app.embedded import free_port
 from app.serving import start_server
 from app.topics import ensure_topics
-from tests.integration.conftest import Factview, factview_settings
+from tests.integration.conftest import Factview, bearer, factview_settings
 from tests.integration.stack import running_factview, subscribe
 from upstream import accounts as accounts_owner
 from upstream import customers as customers_owner
@@ -260,6 +260,7 @@ async def test_an_owner_down_or_slow_gives_a_coded_error_within_its_timeout(
             owner_deadline_seconds=3.0,
         )
         async with running_factview(settings, consume=False) as fv:
+            caller = bearer(fv.settings)
             started = time.monotonic()
             down = await fv.http.post(
                 "/graphql",
@@ -273,12 +274,12 @@ async def test_an_owner_down_or_slow_gives_a_coded_error_within_its_timeout(
             late = await fv.http.post(
                 "/graphql",
                 json={"query": DEPOSIT, "variables": {"id": "a1", "amount": "1.00", "wait": True}},
-                headers={"Authorization": "Bearer caller-token"},
+                headers=caller,
             )
             elapsed = time.monotonic() - started
             error = late.json()["errors"][0]
             assert error["extensions"]["code"] == "OWNER_TIMEOUT", error
             assert 0.5 <= elapsed < 3.0, elapsed
             # The owner saw the caller's credentials and a generated idempotency key.
-            assert slow.seen[0]["authorization"] == "Bearer caller-token"
+            assert slow.seen[0]["authorization"] == caller["Authorization"]
             assert len(slow.seen[0]["idempotency-key"]) >= 16

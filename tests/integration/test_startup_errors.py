@@ -45,6 +45,7 @@ def test_unreachable_database_exits_with_one_line(command: str) -> None:
         [FACTVIEW, command],
         MONGODB_URI=f"mongodb://127.0.0.1:{dead}/?directConnection=true",
         STARTUP_TIMEOUT_SECONDS="2",
+        AUTH_JWT_SECRET="s" * 32,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -74,3 +75,18 @@ def test_a_bad_setting_fails_fast_naming_it() -> None:
     result, _ = _run([FACTVIEW, "consume"], KAFKA_MAX_BATCH="zero")
     assert result.returncode == 1
     assert result.stderr.strip().startswith("factview: bad setting KAFKA_MAX_BATCH:"), result.stderr
+
+
+def test_serving_without_an_auth_key_source_refuses_to_start() -> None:
+    result, took = _run([FACTVIEW, "serve"], STARTUP_TIMEOUT_SECONDS="30")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "factview: set exactly one of AUTH_JWKS_URL and AUTH_JWT_SECRET"
+    assert took < 10  # before trying to reach anything
+
+
+def test_a_weak_secret_is_refused() -> None:
+    result, _ = _run([FACTVIEW, "serve"], AUTH_JWT_SECRET="short")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(
+        "factview: bad setting AUTH_JWT_SECRET: must be at least 32"
+    )

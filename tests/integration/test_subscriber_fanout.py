@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.topics import ensure_topics
 from tests.facts import account_event, at, message
-from tests.integration.conftest import Factview, eventually, factview_settings
+from tests.integration.conftest import Factview, bearer, eventually, factview_settings
 from tests.integration.stack import LiveSubscription, running_factview, subscribe, ws_url
 
 FAST = 199
@@ -33,7 +33,10 @@ LARGE = (
 @pytest.fixture(scope="module")
 async def fv(kafka_bootstrap: str, mongo_uri: str) -> AsyncIterator[Factview]:
     unique = uuid.uuid4().hex[:10]
-    settings = factview_settings(kafka_bootstrap, mongo_uri, unique, subscription_queue_size=4)
+    # The slow client asks for a large document with many aliases (to fill its socket fast).
+    settings = factview_settings(
+        kafka_bootstrap, mongo_uri, unique, subscription_queue_size=4, max_aliases=40
+    )
     await ensure_topics(kafka_bootstrap, settings.kafka_topics)
     async with running_factview(settings) as instance:
         yield instance
@@ -50,7 +53,7 @@ async def slow_client(fv: Factview, account_id: str) -> ClientConnection:
     ws = await connect(
         ws_url(fv), sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1, compression=None
     )  # type: ignore[list-item]
-    await ws.send(json.dumps({"type": "connection_init"}))
+    await ws.send(json.dumps({"type": "connection_init", "payload": bearer(fv.settings)}))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
     await ws.send(
         json.dumps(

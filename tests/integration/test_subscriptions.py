@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 
 from app.topics import ensure_topics
 from tests.facts import account_event, at, customer_event, produce
-from tests.integration.conftest import Factview, eventually, factview_settings
+from tests.integration.conftest import Factview, bearer, eventually, factview_settings
 from tests.integration.stack import running_factview, subscribe, ws_url
 
 ACCOUNT_UPDATED = """
@@ -148,7 +148,9 @@ async def test_subscriptions_per_connection_are_capped(live: Factview) -> None:
     a = new_id("acc")
     await opened(live, a)
     transport = WebsocketsTransport(
-        url=ws_url(live), subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]
+        url=ws_url(live),
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        init_payload=bearer(live.settings),
     )
     async with Client(transport=transport) as session:
         request = GraphQLRequest(ACCOUNT_UPDATED, variable_values={"id": a})

@@ -1,0 +1,48 @@
+"""How fresh each view is: the newest business time folded into it, read from the views.
+
+Any instance can answer, consumer or not, because the answer lives in MongoDB. Reads are
+cached for a moment so a busy API does not ask on every request.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from consumers.projection import Projection
+from consumers.projections import PROJECTIONS
+
+Document = dict[str, Any]
+
+
+class Freshness:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        projections: tuple[type[Projection], ...] = PROJECTIONS,
+        max_age_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.projections = projections
+        self.max_age = max_age_seconds
+        self._read_at = float("-inf")
+        self._newest: dict[str, datetime] = {}
+
+    async def newest(self) -> dict[str, datetime]:
+        """View name → newest folded event time (views with nothing folded are absent)."""
+        if time.monotonic() - self._read_at > self.max_age:
+            newest: dict[str, datetime] = {}
+            for projection in self.projections:
+                doc = await self.db[projection.collection].find_one(
+                    {"updatedAt": {"$ne": None}},
+                    {"updatedAt": 1},
+                    sort=[("updatedAt", DESCENDING)],
+                )
+                if doc is not None:
+                    newest[projection.name] = doc["updatedAt"]
+            self._newest, self._read_at = newest, time.monotonic()
+        return dict(self._newest)

@@ -1,0 +1,81 @@
+"""Schema extensions: limits and masking by settings, operation latency, freshness hints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from schema.context import Context
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 6
+    max_aliases: int = 15
+    max_tokens: int = 1000
+    introspection: bool = False
+    mask_errors: bool = True
+
+
+def deliberate(error: GraphQLError) -> bool:
+    """Errors we raise on purpose (with a code) and validation errors reach the client."""
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError)
+
+
+class OperationTiming(SchemaExtension):
+    """GraphQL operation latency by operation name, into the process's metrics."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context.context
+        metrics = getattr(context, "metrics", None)
+        if metrics is not None:
+            name = self.execution_context.operation_name or "anonymous"
+            metrics.operation_seconds.labels(name[:64]).observe(time.perf_counter() - started)
+
+
+class FreshnessHint(SchemaExtension):
+    """Each view's newest folded event time, in the response's `extensions`."""
+
+    async def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        freshness = getattr(context, "freshness", None) if isinstance(context, Context) else None
+        if freshness is None:
+            return {}
+        newest = await freshness.newest()
+        return {"freshness": {view: moment.isoformat() for view, moment in sorted(newest.items())}}
+
+
+def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+    """Factories, not instances: each operation gets extensions of its own (they hold state)."""
+    chosen: list[Callable[[], SchemaExtension]] = [
+        partial(QueryDepthLimiter, max_depth=limits.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        OperationTiming,
+        FreshnessHint,
+    ]
+    if not limits.introspection:
+        chosen.append(DisableIntrospection)
+    if limits.mask_errors:
+        chosen.append(partial(MaskErrors, should_mask_error=_should_mask))
+    return chosen
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    return not deliberate(error)
