@@ -1,0 +1,76 @@
+"""The broker down at start, then restarting mid-run: the consumer retries and catches up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from app.embedded import ServerProcess, free_port, start_tansu
+from app.store import database, make_client
+from app.topics import ensure_topics
+from consumers.engine import FoldEngine
+from consumers.runner import ConsumerConfig, ConsumerRunner
+from tests.conftest import LOG_DIR
+from tests.facts import produce
+from tests.integration.conftest import eventually
+from tests.scratch import differences, stored_views, views_from_scratch
+from tests.workload import workload
+
+
+@pytest.fixture
+async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    client = make_client(mongo_uri)
+    yield client
+    await client.close()
+
+
+async def test_a_broker_that_comes_up_late_and_restarts_is_caught_up_with(
+    client: AsyncMongoClient[dict[str, object]],
+) -> None:
+    unique = uuid.uuid4().hex[:10]
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    topics = [f"customers.facts.{unique}", f"accounts.facts.{unique}"]
+    db = database(client, f"outage_{unique}")
+    config = ConsumerConfig(bootstrap, f"outage-{unique}", topics, startup_timeout=30)
+    runner = ConsumerRunner(config, FoldEngine(db))
+    stopping = asyncio.Event()
+    first, second = (workload(n, f"{unique}-{n}", accounts=3, events=30) for n in (1, 2))
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+
+    async def logged() -> int:
+        return await db.events.count_documents({})
+
+    # Nothing listens on the port yet: the runner must keep trying while the broker starts.
+    task = asyncio.create_task(runner.run(stopping))
+    broker: ServerProcess | None = None
+    try:
+        await asyncio.sleep(0)  # let the runner make its first, failing, attempt
+        assert not task.done()
+        broker = await asyncio.to_thread(start_tansu, port, LOG_DIR)
+        await ensure_topics(bootstrap, topics)
+        await produce(bootstrap, topics[0], first.customers)
+        await produce(bootstrap, topics[1], first.accounts)
+        await eventually(logged, lambda n: n == len(first.unique_ids), timeout=60)
+
+        # The broker restarts with memory storage: topics, records and offsets are gone.
+        await asyncio.to_thread(broker.kill)
+        broker = await asyncio.to_thread(start_tansu, port, LOG_DIR)
+        await ensure_topics(bootstrap, topics)
+        await produce(bootstrap, topics[0], first.customers + second.customers)
+        await produce(bootstrap, topics[1], first.accounts + second.accounts)
+        total = len(first.unique_ids | second.unique_ids)
+        await eventually(logged, lambda n: n == total, timeout=90)
+        expected = views_from_scratch(first.facts() + second.facts())
+        assert differences(expected, await stored_views(db)) == []
+        assert not task.done()
+    finally:
+        stopping.set()
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)
+        if broker is not None:
+            broker.stop()
+        await client.drop_database(db.name)
