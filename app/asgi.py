@@ -154,7 +154,10 @@ def _limits(settings: Settings) -> Limits:
 
 
 def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "") and not request.query_params
+    # A browser navigating here gets the IDE page, which holds no data (GraphiQL prefills its
+    # headers from ?headers=…). A GET carrying `query` is executed by strawberry whatever it
+    # accepts, so it is an operation and passes the gate like any other.
+    return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
 
 
 class RequestIds:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import signal
 import socket
@@ -11,6 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -211,7 +213,10 @@ def _banner(
         console.print(f"  {label}: [bold]{url}[/]", soft_wrap=True)
     console.print(f"  staff token: {tokens['staff']}", soft_wrap=True)
     console.print(f"  customer token ({ids[0]}): {tokens['customer']}", soft_wrap=True)
-    console.print("  (GraphiQL: add the header Authorization: Bearer <token>)")
+    headers = json.dumps({"Authorization": f"Bearer {tokens['staff']}"})
+    # GraphiQL fills its headers editor from ?headers= and sends them in connection_init too.
+    graphiql_staff = f"{api_url}/graphql?{urlencode({'headers': headers}, quote_via=quote)}"
+    console.print(f"  GraphiQL as staff: {graphiql_staff}", soft_wrap=True)
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
     console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
     console.print(f"  demo customers: {', '.join(ids)}")

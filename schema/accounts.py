@@ -69,7 +69,7 @@ class Account:
             customer_id=strawberry.ID(customer_id) if customer_id else None,
             currency=doc.get("currency"),
             status=AccountStatus(doc.get("status", "OPEN")),
-            balance=doc.get("balance", Decimal("0")),
+            balance=doc.get("balance", Decimal("0.00")),
             version=doc.get("version", 0),
             updated_at=doc.get("updatedAt"),
             view=doc,

@@ -29,7 +29,7 @@ class Customer:
             id=strawberry.ID(doc["id"]),
             name=doc.get("name"),
             email=doc.get("email"),
-            total_balance=doc.get("totalBalance", Decimal("0")),
+            total_balance=doc.get("totalBalance", Decimal("0.00")),
         )
 
     @strawberry.field

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
@@ -17,6 +18,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.types.graphql import OperationType
 
 from schema.context import Context
 
@@ -49,6 +51,23 @@ class OperationTiming(SchemaExtension):
             metrics.operation_seconds.labels(name[:64]).observe(time.perf_counter() - started)
 
 
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """A subscription sent over HTTP would run as a query and answer a bare null: say why."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        request = getattr(context, "request", None)
+        if (
+            self.execution_context.operation_type is OperationType.SUBSCRIPTION
+            and not isinstance(request, WebSocket)
+        ):
+            raise GraphQLError(
+                "subscriptions are served over WebSocket (graphql-transport-ws) only",
+                extensions={"code": "BAD_REQUEST"},
+            )
+        yield
+
+
 class FreshnessHint(SchemaExtension):
     """Each view's newest folded event time, in the response's `extensions`."""
 
@@ -68,6 +87,7 @@ def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         OperationTiming,
+        SubscriptionsOverWebSocket,
         FreshnessHint,
     ]
     if not limits.introspection:

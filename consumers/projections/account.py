@@ -7,7 +7,8 @@ from decimal import Decimal
 from consumers.facts import FactEvent
 from consumers.projection import Projection, State, handles
 
-ZERO = Decimal("0")
+# Two places, as the owners send money: an account with no movements reads "0.00", not "0".
+ZERO = Decimal("0.00")
 
 
 def _signed(tx: State) -> Decimal:

@@ -57,7 +57,12 @@ async def fv(
     unique = uuid.uuid4().hex[:10]
     url = owner.url  # type: ignore[attr-defined]
     settings = factview_settings(
-        kafka_bootstrap, mongo_uri, unique, customers_owner_url=url, accounts_owner_url=url
+        kafka_bootstrap,
+        mongo_uri,
+        unique,
+        customers_owner_url=url,
+        accounts_owner_url=url,
+        graphiql=True,  # the IDE page is served without a token; operations never are
     )
     await ensure_topics(kafka_bootstrap, settings.kafka_topics)
     async with running_factview(settings) as instance:
@@ -143,6 +148,21 @@ async def test_no_valid_token_gets_nothing(fv: Factview, headers: dict[str, str]
     body = response.json()
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "data" not in body
+
+
+async def test_a_get_operation_is_gated_whatever_it_accepts(fv: Factview) -> None:
+    # A browser-like Accept must not turn an operation into "the IDE page" and skip the gate.
+    async with httpx.AsyncClient(base_url=fv.server.url) as anonymous:
+        response = await anonymous.get(
+            "/graphql",
+            params={"query": "{ customers { nodes { id name } } }"},
+            headers={"Accept": "text/html,application/xhtml+xml"},
+        )
+    assert response.status_code == 401
+    assert "data" not in response.json()
+    async with httpx.AsyncClient(base_url=fv.server.url) as anonymous:
+        page = await anonymous.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
 
 
 async def test_a_customer_reading_anothers_account_by_id_gets_null_and_forbidden(
