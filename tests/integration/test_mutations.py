@@ -130,7 +130,7 @@ async def new_account(fv: Factview) -> str:
         "openAccount"
     ]
     assert opened["__typename"] == "OpenAccountSucceeded", opened
-    assert opened["folded"] is True and opened["account"]["balance"] == "0"
+    assert opened["folded"] is True and opened["account"]["balance"] == "0.00"
     return str(opened["accountId"])
 
 
@@ -207,7 +207,7 @@ async def test_a_subscriber_on_one_instance_sees_a_write_made_through_another(
         stack.reader, "subscription($id: ID!) { accountUpdated(id: $id) { balance } }", id=a
     )
     try:
-        assert (await sub.next())["accountUpdated"]["balance"] == "0"
+        assert (await sub.next())["accountUpdated"]["balance"] == "0.00"
         result = (await call(stack.writer, DEPOSIT, id=a, amount="7.00", wait=False))["deposit"]
         assert result["__typename"] == "DepositSucceeded"
         assert (await sub.next(timeout=15))["accountUpdated"]["balance"] == "7.00"

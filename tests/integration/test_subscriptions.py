@@ -80,7 +80,12 @@ async def test_a_folded_fact_reaches_the_subscriber(live: Factview) -> None:
     try:
         # The first message is the state now: it also proves the subscription is registered.
         first = await sub.next()
-        assert first["accountUpdated"] == {"id": a, "balance": "0", "version": 1, "status": "OPEN"}
+        assert first["accountUpdated"] == {
+            "id": a,
+            "balance": "0.00",
+            "version": 1,
+            "status": "OPEN",
+        }
         await produce(
             live.settings.kafka_bootstrap_servers, live.accounts_topic, [deposit(a, "2.50", 1)]
         )
