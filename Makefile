@@ -14,6 +14,13 @@ CHROMIUM := /usr/bin/chromium
 GRAPHIQL_ASSETS := $(VENV)/graphiql-assets
 GRAPHIQL_PACKAGES := react@18.2.0 react-dom@18.2.0 js-cookie@3.0.5 graphiql@3.8.3 @graphiql/plugin-explorer@1.0.2
 
+# npm (with Node) fetches pinned npm packages: Debian's package where it is missing and we are root.
+NEED_NPM = command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
+	  else echo "error: npm is needed (sudo apt-get install npm)"; exit 1; fi; }
+# The graphql-ws npm client the subscription test drives (pinned by its package-lock.json).
+NODE_CLIENT := tests/e2e/node
+
 .PHONY: run test lint typecheck install clean
 
 $(BIN)/python:
@@ -28,23 +35,23 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 $(COMPOSE_SCHEMA): | $(BIN)/python
-	@command -v npm >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
-	  else echo "error: npm is needed to fetch the Compose schema (sudo apt-get install npm)"; exit 1; fi; }
+	@$(NEED_NPM)
 	@rm -rf $(VENV)/compose-spec.tmp && mkdir -p $(VENV)/compose-spec.tmp $(dir $@)
 	cd $(VENV)/compose-spec.tmp && npm pack --silent $(COMPOSE_SCHEMA_PACKAGE) >/dev/null
 	tar -xzf $(VENV)/compose-spec.tmp/*.tgz -C $(VENV)/compose-spec.tmp package/schemas/compose.schema.json
 	mv $(VENV)/compose-spec.tmp/package/schemas/compose.schema.json $@ && rm -rf $(VENV)/compose-spec.tmp
 
 $(GRAPHIQL_ASSETS)/.complete: | $(BIN)/python
-	@command -v npm >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
-	  else echo "error: npm is needed to fetch GraphiQL's files (sudo apt-get install npm)"; exit 1; fi; }
+	@$(NEED_NPM)
 	@rm -rf $(GRAPHIQL_ASSETS) $(GRAPHIQL_ASSETS).tmp && mkdir -p $(GRAPHIQL_ASSETS).tmp
 	@set -e; cd $(GRAPHIQL_ASSETS).tmp; for spec in $(GRAPHIQL_PACKAGES); do \
 	  file=$$(npm pack --silent $$spec); mkdir -p $$spec; tar -xzf $$file -C $$spec --strip-components=1; rm $$file; \
 	done
 	@mv $(GRAPHIQL_ASSETS).tmp $(GRAPHIQL_ASSETS) && touch $@
+
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package-lock.json
+	@$(NEED_NPM)
+	cd $(NODE_CLIENT) && npm ci --silent --no-audit --no-fund
 
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -56,7 +63,7 @@ install: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete
 run: $(STAMP) $(GRAPHIQL_ASSETS)/.complete
 	$(BIN)/factview dev
 
-test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete | $(CHROMIUM)
+test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/node_modules/.package-lock.json | $(CHROMIUM)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
