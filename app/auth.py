@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import jwt
 
+from app.settings import Settings
+
 Role = Literal["customer", "staff"]
 ROLES: tuple[Role, ...] = ("customer", "staff")
 MAX_LEEWAY_SECONDS = 30
@@ -128,3 +130,17 @@ def mint_token(
         "exp": now + ttl_seconds,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def token_for(settings: Settings, subject: str, role: Role, ttl_seconds: int = 3600) -> str:
+    """A token this deployment accepts, from its own HS256 secret (dev stacks and tests)."""
+    if settings.auth_jwt_secret is None:
+        raise AuthNotConfigured("minting tokens needs AUTH_JWT_SECRET")
+    return mint_token(
+        settings.auth_jwt_secret.get_secret_value(),
+        subject=subject,
+        role=role,
+        audience=settings.auth_audience,
+        issuer=settings.auth_issuer,
+        ttl_seconds=ttl_seconds,
+    )

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from app.asgi import create_app
-from app.auth import Role, mint_token
+from app.auth import Role, token_for
 from app.embedded import EmbeddedServerError, ServerProcess, free_port, start_secantus, start_tansu
 from app.embedded import mongodb_uri as secantus_uri
 from app.runtime import Runtime
@@ -174,15 +174,7 @@ def _check_port(port: int) -> None:
 
 def dev_token(settings: Settings, subject: str, role: Role) -> str:
     """A ready-made token for this dev stack's secret (valid for a working day)."""
-    assert settings.auth_jwt_secret is not None
-    return mint_token(
-        settings.auth_jwt_secret.get_secret_value(),
-        subject=subject,
-        role=role,
-        audience=settings.auth_audience,
-        issuer=settings.auth_issuer,
-        ttl_seconds=12 * 3600,
-    )
+    return token_for(settings, subject, role, ttl_seconds=12 * 3600)
 
 
 def web_app_urls(api_url: str, settings: Settings, ids: list[str]) -> list[tuple[str, str]]:

@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from app.embedded import free_port
-
-FACTVIEW = str(Path(sys.executable).parent / "factview")
-
-
-class DevStack:
-    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
-        self.process = process
-        self.port = port
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, pattern: str, timeout: float = 90) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if match := re.search(pattern, line):
-                    return match
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)  # poll the output reader; bounded by the deadline
-        raise AssertionError(f"{pattern!r} not printed; output so far:\n{''.join(self.lines)}")
+from tests.e2e.devstack import DevStack, running_dev_stack
 
 
 @pytest.fixture(scope="module")
 def dev_stack() -> Iterator[DevStack]:
-    port = free_port()
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    process = subprocess.Popen(
-        [FACTVIEW, "dev", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    stack = DevStack(process, port)
-    try:
+    with running_dev_stack() as stack:
         yield stack
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
 
 
 def graphql(port: int, query: str, token: str) -> dict[str, object]:

@@ -5,10 +5,7 @@ Every wait is on a condition in the page (Playwright's `expect` retries until it
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +23,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from app.embedded import free_port
-from tests.e2e.test_dev_stack import FACTVIEW, DevStack
+from tests.e2e.devstack import DevStack, running_dev_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,26 +42,8 @@ LIVE = 30_000  # ms: folding through Kafka and Mongo, then the change stream
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStack]:
-    port = free_port()
-    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1"}
-    process = subprocess.Popen(
-        [FACTVIEW, "dev", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    dev = DevStack(process, port)
-    try:
+    with running_dev_stack() as dev:
         yield dev
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.asgi import create_app
-from app.auth import Role, mint_token
+from app.auth import Role, token_for
 from app.embedded import free_port
 from app.runtime import Runtime
 from app.serving import RunningServer, start_server
@@ -61,14 +61,7 @@ TEST_JWT_SECRET = "factview-tests-" + "x" * 32
 
 def token(settings: Settings, role: Role = "staff", subject: str = "ops") -> str:
     """A real HS256 token for this instance's secret, audience and issuer."""
-    assert settings.auth_jwt_secret is not None
-    return mint_token(
-        settings.auth_jwt_secret.get_secret_value(),
-        subject=subject,
-        role=role,
-        audience=settings.auth_audience,
-        issuer=settings.auth_issuer,
-    )
+    return token_for(settings, subject, role)
 
 
 def bearer(settings: Settings, role: Role = "staff", subject: str = "ops") -> dict[str, str]:
