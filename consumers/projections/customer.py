@@ -24,7 +24,7 @@ class CustomerProjection(Projection):
             "email": None,
             "deleted": False,
             "accounts": [],
-            "totalBalance": Decimal("0"),
+            "totalBalance": Decimal("0.00"),
             "version": 0,
             "updatedAt": None,
         }
@@ -57,12 +57,12 @@ class CustomerProjection(Projection):
                 "id": a["id"],
                 "currency": a.get("currency"),
                 "status": a.get("status", "OPEN"),
-                "balance": a.get("balance", Decimal("0")),
+                "balance": a.get("balance", Decimal("0.00")),
             }
             for a in sorted(others, key=lambda a: str(a["id"]))
         ]
         state["accounts"] = accounts
-        state["totalBalance"] = sum((a["balance"] for a in accounts), Decimal("0"))
+        state["totalBalance"] = sum((a["balance"] for a in accounts), Decimal("0.00"))
         return state
 
     @classmethod

@@ -66,10 +66,14 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
         factview.accounts_topic,
         [
             account_event("account.opened", a, at(2), customerId=c, currency="EUR"),
-            account_event("account.deposited", a, at(3), transactionId="t1", amount="10", **money),
-            account_event("account.withdrawn", a, at(5), transactionId="t2", amount="3", **money),
             account_event(
-                "account.transaction-corrected", a, at(7), transactionId="t1", amount="12"
+                "account.deposited", a, at(3), transactionId="t1", amount="10.00", **money
+            ),
+            account_event(
+                "account.withdrawn", a, at(5), transactionId="t2", amount="3.00", **money
+            ),
+            account_event(
+                "account.transaction-corrected", a, at(7), transactionId="t1", amount="12.00"
             ),
         ],
     )  # fmt: skip
@@ -81,7 +85,7 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
     await produce(
         boot,
         factview.accounts_topic,
-        [account_event("account.deposited", a, at(4), transactionId="t3", amount="5", **money)],
+        [account_event("account.deposited", a, at(4), transactionId="t3", amount="5.00", **money)],
     )
     await eventually(
         lambda: query(factview, ACCOUNT_AS_OF, id=a), lambda d: d["account"]["version"] == 5
@@ -93,15 +97,21 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
         return view["balance"], txs
 
     # Hand-computed: deposit 10 (t1, later corrected to 12), late deposit 5, withdraw 3.
-    assert await account_at(3.5) == ("10", [("t1", "10", "10")])  # before the late event's time
-    assert await account_at(4.5) == ("15", [("t1", "10", "10"), ("t3", "5", "15")])  # between
+    assert await account_at(3.5) == (
+        "10.00",
+        [("t1", "10.00", "10.00")],
+    )  # before the late event's time
+    assert await account_at(4.5) == (
+        "15.00",
+        [("t1", "10.00", "10.00"), ("t3", "5.00", "15.00")],
+    )  # between
     assert await account_at(5.5) == (
-        "12",
-        [("t1", "10", "10"), ("t3", "5", "15"), ("t2", "3", "12")],
+        "12.00",
+        [("t1", "10.00", "10.00"), ("t3", "5.00", "15.00"), ("t2", "3.00", "12.00")],
     )  # after: the article's 10 - 3, plus the late 5
     assert await account_at(8) == (
-        "14",
-        [("t1", "12", "12"), ("t3", "5", "17"), ("t2", "3", "14")],
+        "14.00",
+        [("t1", "12.00", "12.00"), ("t3", "5.00", "17.00"), ("t2", "3.00", "14.00")],
     )  # after the correction
     assert (await query(factview, ACCOUNT_AS_OF, id=a, asOf=iso(1.5)))["account"] is None
 
@@ -109,19 +119,19 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
         return (await query(factview, CUSTOMER_AS_OF, id=c, asOf=iso(seconds)))["customer"]
 
     assert await customer_at(0.5) is None
-    assert await customer_at(1.5) == {"name": "Ada", "totalBalance": "0", "accounts": []}
+    assert await customer_at(1.5) == {"name": "Ada", "totalBalance": "0.00", "accounts": []}
     assert await customer_at(4.5) == {
         "name": "Ada",
-        "totalBalance": "15",
-        "accounts": [{"id": a, "balance": "15"}],
+        "totalBalance": "15.00",
+        "accounts": [{"id": a, "balance": "15.00"}],
     }
     assert await customer_at(6.5) == {
         "name": "Ada L.",
-        "totalBalance": "12",
-        "accounts": [{"id": a, "balance": "12"}],
+        "totalBalance": "12.00",
+        "accounts": [{"id": a, "balance": "12.00"}],
     }
     live = await query(factview, CUSTOMER_AS_OF, id=c)
-    assert live["customer"]["totalBalance"] == "14"
+    assert live["customer"]["totalBalance"] == "14.00"
 
     # The audit trail pages through the logged events in business time, either way.
     page = (await query(factview, EVENTS, subject=a, first=3, order="ASC"))["events"]
@@ -132,7 +142,7 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
         ("account.deposited", "2026-01-01T00:00:04+00:00"),
     ]
     assert page["nodes"][2]["data"] == {
-        "accountId": a, "transactionId": "t3", "amount": "5", "currency": "EUR"
+        "accountId": a, "transactionId": "t3", "amount": "5.00", "currency": "EUR"
     }  # fmt: skip
     assert page["nodes"][0]["topic"] == factview.accounts_topic
     assert page["pageInfo"]["hasNextPage"]
