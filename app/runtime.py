@@ -75,6 +75,7 @@ class Runtime:
                         topics=settings.kafka_topics,
                         max_batch=settings.kafka_max_batch,
                         startup_timeout=settings.startup_timeout_seconds,
+                        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
                     ),
                     engine,
                     on_batch=runtime._count_batch,
@@ -95,6 +96,16 @@ class Runtime:
     async def _count_batch(self, outcome: BatchOutcome) -> None:
         self.metrics.record_batch(
             PROJECTIONS, outcome.consumed, outcome.fresh, outcome.dead_topics, outcome.seconds
+        )
+        log.info(
+            "batch folded",
+            consumed=len(outcome.consumed),
+            logged=outcome.logged,
+            duplicates=outcome.duplicates,
+            dead_lettered=outcome.dead_lettered,
+            refolded=outcome.refolded,
+            seconds=round(outcome.seconds, 4),
+            event_ids=[e.id for e in outcome.fresh[:10]],
         )
 
     async def metrics_exposition(self) -> bytes:

@@ -42,6 +42,8 @@ class ConsumerConfig:
     max_batch: int = 500
     startup_timeout: float = 20.0
     poll_timeout_ms: int = 200
+    # The broker answers a fetch after this long even with nothing to send (aiokafka: 500).
+    fetch_max_wait_ms: int = 50
 
 
 def to_raw(record: ConsumerRecord[bytes, bytes]) -> RawRecord:
@@ -109,6 +111,7 @@ class ConsumerRunner:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 isolation_level="read_committed",
+                fetch_max_wait_ms=self.config.fetch_max_wait_ms,
             )
             try:
                 await consumer.start()
@@ -183,7 +186,12 @@ class ConsumerRunner:
             except Exception as exc:
                 # Nothing is committed until the batch is in; a stuck batch stalls, never drops.
                 log.error(
-                    "batch failed, retrying", error=f"{type(exc).__name__}: {exc}", retry_in=delay
+                    "batch failed, retrying",
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=delay,
+                    # Enough to find the batch in the log and on the broker.
+                    event_ids=[e.id for e in events[:10]],
+                    records=len(records),
                 )
                 await asyncio.sleep(delay)  # backoff before retrying the same batch
                 delay = min(delay * 2, 5.0)
