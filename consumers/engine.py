@@ -244,7 +244,7 @@ class FoldEngine:
         other = next(p for p in self.projections if p.name == join.view)
         members: dict[str, list[State]] = defaultdict(list)
         cursor = self.db[other.collection].find(
-            {join.on: {"$in": sorted(affected)}}, session=session
+            {join.on: {"$in": sorted(affected)}}, join.projection(), session=session
         )
         async for doc in cursor:
             members[str(doc[join.on])].append(_to_state(doc))

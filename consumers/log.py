@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from consumers.facts import FactEvent, Position, time_key
@@ -38,7 +38,9 @@ def from_log_document(doc: LogDocument) -> FactEvent:
         id=doc["id"],
         type=doc["type"],
         subject=doc.get("subject"),
-        time=datetime.strptime(doc["timeKey"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+        # timeKey is fixed-width ISO 8601 with "Z": fromisoformat (3.11) reads it, far faster
+        # than strptime, to the microsecond.
+        time=datetime.fromisoformat(doc["timeKey"]),
         data=doc["data"],
         position=position,
         received_at=doc["receivedAt"],

@@ -28,6 +28,15 @@ class Join:
 
     view: str
     on: str
+    # The joined documents' fields `joined` reads: the engine and the replay fetch only these,
+    # not whole documents (an account's transaction list is most of its bytes).
+    fields: tuple[str, ...] = ()
+
+    def projection(self) -> dict[str, int] | None:
+        """A MongoDB projection of `fields` (and `on`), or None (whole documents)."""
+        if not self.fields:
+            return None
+        return {"_id": 0, self.on: 1, **{name: 1 for name in self.fields}}
 
 
 class Projection:

@@ -10,8 +10,11 @@ How no event is lost or doubled across the swap:
 3. Scan: fold the whole log into the shadow collection `<collection>__rebuild`.
 4. Catch up: the keys that streamed events touch (directly, or through the join) are folded
    again from the log into the shadow, for a few rounds while events keep coming.
-5. Verify: a second pass over the log computes a checksum per document; each must equal the
-   shadow's, except documents that events touched meanwhile (they are re-done under the fence).
+5. Verify: the scan and the catch-up keep a checksum of every document they folded; the shadow
+   is read back and each of its documents must carry exactly that checksum (none missing, none
+   extra), except documents that events touched meanwhile (they are re-done under the fence).
+   One fold of the log, then a check of every byte written against it: folding the log a second
+   time cost as much as the scan and only re-checked the same pure functions on the same input.
 6. Fence: the lock turns `fenced` and carries a fresh barrier token. The engine now refuses to
    fold; a transaction already under way either committed before the fence or hits a write
    conflict on the lock and retries into the fence. The stream delivers changes in commit order,
@@ -34,6 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bson.raw_bson import RawBSONDocument
 from pymongo import DeleteOne, ReplaceOne
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
@@ -44,7 +48,16 @@ from consumers.log import LogDocument
 from consumers.projection import Projection, State
 from consumers.projections import PROJECTIONS
 from consumers.rebuild_lock import LOCKS, LockLost, ViewLock, lock_id
-from consumers.replay import affected_keys, combine, digest, fold_log, own_query, refold
+from consumers.replay import (
+    RAW,
+    affected_keys,
+    combine,
+    digest,
+    encoded,
+    fold_log,
+    own_query,
+    refold,
+)
 
 Document = dict[str, Any]
 
@@ -70,7 +83,7 @@ class _Quiet:
 
 
 class VerificationFailed(Exception):
-    """The shadow differs from a second fold of the log; the live view was not touched."""
+    """The shadow differs from the fold of the log; the live view was not touched."""
 
 
 @dataclass
@@ -140,6 +153,8 @@ class _Job:
     result: RebuildResult = field(init=False)
     # Keys that events touched after the last catch-up: folded again under the fence.
     dirty: set[str] = field(default_factory=set, init=False)
+    # The checksum of every document the scan and the catch-up folded: what the shadow must hold.
+    folded: dict[str, bytes] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.result = RebuildResult(self.projection.name)
@@ -155,9 +170,10 @@ class _Job:
         async for states in fold_log(
             self.db, self.projection, self.projections, self.chunk, self.observer.advance
         ):
-            await self.shadow.insert_many(
-                [{"_id": k, **s} for k, s in states.items()], ordered=False
-            )
+            # Encoded once: the bytes inserted are the bytes checksummed.
+            raw = {k: encoded(k, s, self.db) for k, s in states.items()}
+            await self.shadow.insert_many([RawBSONDocument(b) for b in raw.values()], ordered=False)
+            self.folded.update((k, digest(b)) for k, b in raw.items())
             self.lock.check()
 
         for _ in range(_CATCH_UP_ROUNDS):
@@ -167,7 +183,7 @@ class _Job:
             await self.observer.phase("catch-up", len(keys))
             await self._fold_into_shadow(keys)
 
-        await self.observer.phase("verify", total)
+        await self.observer.phase("verify", len(self.folded))
         shadow_digests = await self._verify()
 
         await self.observer.phase("fence", None)
@@ -218,36 +234,41 @@ class _Job:
             ]
             if writes:
                 await self.shadow.bulk_write(writes, ordered=False)
+            for k, s in folded.items():
+                if s is None:
+                    self.folded.pop(k, None)
+                else:
+                    self.folded[k] = digest(encoded(k, s, self.db))
             states.update(folded)
             self.observer.advance(len(part))
         return states
 
     async def _verify(self) -> dict[str, bytes]:
-        """Second pass: the shadow must equal a new fold of the log, but for keys touched since."""
-        expected: dict[str, bytes] = {}
-        async for states in fold_log(
-            self.db, self.projection, self.projections, self.chunk, self.observer.advance
-        ):
-            expected.update({k: digest({"_id": k, **s}, self.db) for k, s in states.items()})
-        stored = {doc["_id"]: digest(doc, self.db) async for doc in self.shadow.find({})}
+        """Read back, the shadow must hold exactly what was folded, but for keys touched since."""
+        expected = self.folded
+        stored: dict[str, bytes] = {}
+        async for doc in self.shadow.with_options(codec_options=RAW).find({}):
+            stored[doc["_id"]] = digest(doc.raw)
+            self.observer.advance(1)
         # Events that arrived during the scan above or since the last catch-up.
         self.dirty = await self._drained_keys(None)
         differing = {k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k)}
         unexplained = sorted(differing - self.dirty)
         if unexplained:
             raise VerificationFailed(
-                f"{len(unexplained)} {self.projection.name} documents differ from a second fold "
-                f"of the log (first: {unexplained[0]}); the live view was not touched"
+                f"{len(unexplained)} {self.projection.name} documents in the shadow differ from "
+                f"the fold of the log (first: {unexplained[0]}); the live view was not touched"
             )
         return stored
 
     async def _check(self, keys: set[str], digests: dict[str, bytes]) -> None:
         """Under the fence: the keys just folded agree with another fold; counts agree."""
         again = await refold(self.db, self.projection, self.projections, keys)
-        stored = {d["_id"]: d async for d in self.shadow.find({"_id": {"$in": sorted(keys)}})}
+        shadow = self.shadow.with_options(codec_options=RAW)
+        stored = {d["_id"]: d.raw async for d in shadow.find({"_id": {"$in": sorted(keys)}})}
         for key, state in again.items():
-            want = digest({"_id": key, **state}, self.db) if state is not None else None
-            got = digest(stored[key], self.db) if key in stored else None
+            want = digest(encoded(key, state, self.db)) if state is not None else None
+            got = digest(stored[key]) if key in stored else None
             if want != got:
                 raise VerificationFailed(
                     f"{self.projection.name} {key} differs from a second fold of the log"

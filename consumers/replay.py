@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import bson
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -50,7 +52,9 @@ async def members(
     if other is None or projection.join is None:
         return found
     on = projection.join.on
-    cursor = db[other.collection].find({on: {"$in": sorted(set(keys))}}, session=session)
+    cursor = db[other.collection].find(
+        {on: {"$in": sorted(set(keys))}}, projection.join.projection(), session=session
+    )
     async for doc in cursor:
         doc.pop("_id", None)
         found[str(doc[on])].append(doc)
@@ -193,18 +197,23 @@ def stored_form(key: str, state: State, db: AsyncDatabase[Document]) -> Document
     return bson.decode(bson.encode({"_id": key, **state}, codec_options=options), options)
 
 
-def digest(doc: Document, db: AsyncDatabase[Document]) -> bytes:
-    """A checksum of one stored document that ignores field order."""
-    encoded = bson.encode(_sorted(doc), codec_options=db.codec_options)
-    return hashlib.blake2b(encoded, digest_size=16).digest()
+def encoded(key: str, state: State, db: AsyncDatabase[Document]) -> bytes:
+    """The document's BSON as it is written: encoded once, checksummed from the same bytes."""
+    return bson.encode({"_id": key, **state}, codec_options=db.codec_options)
 
 
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
+def digest(raw: bytes | memoryview) -> bytes:
+    """A checksum of one document's BSON bytes.
+
+    Byte-exact, field order included: a fold always builds a document's fields in the same
+    order and MongoDB keeps the order it was given, so what the server returns for a document
+    must be the very bytes a fold of it encodes (BSON dates already hold only milliseconds).
+    """
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+# Reading documents back as their raw bytes: nothing decoded but what is asked for.
+RAW = CodecOptions(document_class=RawBSONDocument)
 
 
 def combine(digests: Iterable[bytes]) -> str:

@@ -14,7 +14,7 @@ class CustomerProjection(Projection):
     collection = "customers"
     key_field = "customerId"
     # Accounts name their customer; the customer document embeds them as they change.
-    join = Join(view="account", on="customerId")
+    join = Join(view="account", on="customerId", fields=("id", "currency", "status", "balance"))
 
     @classmethod
     def initial(cls, key: str) -> State:
