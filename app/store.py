@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from decimal import Decimal
 from typing import Any
 
@@ -16,16 +17,52 @@ Document = dict[str, Any]
 
 
 class DecimalCodec(TypeCodec):
-    """Money is Decimal in Python and Decimal128 in MongoDB: never a float on the way."""
+    """Money is Decimal in Python and Decimal128 in MongoDB: never a float on the way.
+
+    bson converts in pure Python, bit by bit (~8 µs each way), and every load and write of an
+    account converts two amounts per transaction; the common case (a finite value of at most
+    34 digits) is done here in a few integer operations, exactly: the same sign, digits and
+    exponent as bson's own conversion, to which anything else is left.
+    """
 
     python_type = Decimal
     bson_type = Decimal128
 
     def transform_python(self, value: Decimal) -> Decimal128:
-        return Decimal128(value)
+        return to_decimal128(value)
 
     def transform_bson(self, value: Decimal128) -> Decimal:
+        return to_decimal(value)
+
+
+# IEEE 754-2008 decimal128, binary integer decimal (BID) layout of the high 64 bits.
+_BIAS = 6176
+_SIGN = 1 << 63
+_LARGE_FORM = 0b11 << 61  # NaN, infinities and the (never canonical) large-coefficient form
+_COEFFICIENT_HIGH = (1 << 49) - 1
+_LOW = (1 << 64) - 1
+_MAX_COEFFICIENT = 10**34 - 1
+_BID = struct.Struct("<QQ")  # low word first
+
+
+def to_decimal(value: Decimal128) -> Decimal:
+    low, high = _BID.unpack(value.bid)
+    coefficient = ((high & _COEFFICIENT_HIGH) << 64) | low
+    if high & _LARGE_FORM == _LARGE_FORM or coefficient > _MAX_COEFFICIENT:
         return value.to_decimal()
+    exponent = ((high >> 49) & 0x3FFF) - _BIAS
+    sign = "-" if high & _SIGN else ""
+    # A decimal string is read exactly (no context, no rounding): sign, digits and exponent.
+    return Decimal(f"{sign}{coefficient}E{exponent}")
+
+
+def to_decimal128(value: Decimal) -> Decimal128:
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or len(digits) > 34 or not -_BIAS <= exponent <= 6111:
+        return Decimal128(value)  # NaN, infinities, too many digits, out of range: bson decides
+    coefficient = int("".join(map(str, digits)))
+    high = ((exponent + _BIAS) << 49) | (coefficient >> 64) | (_SIGN if sign else 0)
+    return Decimal128.from_bid(_BID.pack(coefficient & _LOW, high))
 
 
 CODEC_OPTIONS: CodecOptions[Document] = CodecOptions(
