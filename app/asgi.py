@@ -53,6 +53,11 @@ class FactviewGraphQL(GraphQL[Context, None]):
         super().__init__(build_schema(_limits(settings)), **kwargs)
         self.settings = settings
 
+    def encode_json(self, data: object) -> str:
+        # orjson: several times faster than json.dumps on every answer. A str, not bytes:
+        # websocket messages go out through here too, and bytes would be binary frames.
+        return orjson.dumps(data).decode()
+
     @property
     def graphql_ide_html(self) -> str:
         # strawberry's GraphiQL page, with its files from this server when they were unpacked.

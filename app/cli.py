@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any, NoReturn
 
 import typer
+import uvloop
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -54,7 +55,9 @@ def _fail(message: str) -> NoReturn:
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
     try:
-        asyncio.run(coro)
+        # uvloop: a faster event loop for every command (uvicorn's own default when it runs one).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(coro)
     except _EXPECTED as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
