@@ -6,6 +6,7 @@ cached for a moment so a busy API does not ask on every request.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -31,18 +32,27 @@ class Freshness:
         self.max_age = max_age_seconds
         self._read_at = float("-inf")
         self._newest: dict[str, datetime] = {}
+        # One read at a time: when the cache expires under load, every request in flight
+        # would otherwise ask at once (a sorted find_one costs SecantusDB ~50-100 ms; 32
+        # requests at once stalled them all for ~3 s).
+        self._reading = asyncio.Lock()
 
     async def newest(self) -> dict[str, datetime]:
         """View name → newest folded event time (views with nothing folded are absent)."""
         if time.monotonic() - self._read_at > self.max_age:
-            newest: dict[str, datetime] = {}
-            for projection in self.projections:
-                doc = await self.db[projection.collection].find_one(
-                    {"updatedAt": {"$ne": None}},
-                    {"updatedAt": 1},
-                    sort=[("updatedAt", DESCENDING)],
-                )
-                if doc is not None:
-                    newest[projection.name] = doc["updatedAt"]
-            self._newest, self._read_at = newest, time.monotonic()
+            async with self._reading:
+                if time.monotonic() - self._read_at > self.max_age:  # nobody read it meanwhile
+                    await self._read()
         return dict(self._newest)
+
+    async def _read(self) -> None:
+        newest: dict[str, datetime] = {}
+        for projection in self.projections:
+            doc = await self.db[projection.collection].find_one(
+                {"updatedAt": {"$ne": None}},
+                {"updatedAt": 1},
+                sort=[("updatedAt", DESCENDING)],
+            )
+            if doc is not None:
+                newest[projection.name] = doc["updatedAt"]
+        self._newest, self._read_at = newest, time.monotonic()
