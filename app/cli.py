@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from typing import Any, NoReturn
 
 import typer
 import uvloop
 from pydantic import ValidationError
-from pymongo.asynchronous.database import AsyncDatabase
 
 from app.auth import AuthNotConfigured
 from app.embedded import EmbeddedServerError
 from app.logs import configure_logging
 from app.serving import ServerFailed
 from app.settings import Settings
-from app.store import StoreUnavailable
+from app.store import StoreUnavailable, connected
 from consumers.runner import BrokerUnavailable
 
 cli = typer.Typer(
@@ -187,7 +185,7 @@ def dead_letters_list(
 async def _dead_letters_list(settings: Settings, status: str | None, limit: int) -> None:
     from consumers.dead_letters import list_letters
 
-    async with _store(settings) as db:
+    async with connected(settings) as db:
         letters = await list_letters(db, status, limit)
     for letter in letters:
         typer.echo(
@@ -210,23 +208,11 @@ async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> No
     from consumers.dead_letters import redrive
     from consumers.engine import FoldEngine
 
-    async with _store(settings) as db:
+    async with connected(settings) as db:
         outcome = await redrive(FoldEngine(db, consumer_group=settings.kafka_group_id), ids)
     for letter_id, reason in outcome.still_failing.items():
         typer.echo(f"{letter_id}  still failing: {reason}", err=True)
     typer.echo(f"redriven: {len(outcome.redriven)}, still failing: {len(outcome.still_failing)}")
-
-
-@contextlib.asynccontextmanager
-async def _store(settings: Settings) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    from app.store import check_reachable, database, make_client
-
-    client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
-    try:
-        await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
-        yield database(client, settings.mongodb_database)
-    finally:
-        await client.close()
 
 
 @cli.command()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import typer
-from pymongo.asynchronous.database import AsyncDatabase
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -23,7 +20,7 @@ from rich.progress import (
 from rich.text import Text
 
 from app.settings import Settings
-from app.store import check_reachable, database, ensure_indexes, make_client
+from app.store import connected, ensure_indexes
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
 from consumers.rebuild import RebuildResult, rebuild
@@ -71,16 +68,6 @@ def with_dependents(chosen: list[type[Projection]]) -> list[type[Projection]]:
     return [p for p in PROJECTIONS if p.name in names]
 
 
-@asynccontextmanager
-async def _connected(settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
-    try:
-        await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
-        yield database(client, settings.mongodb_database)
-    finally:
-        await client.close()
-
-
 def _summary(result: RebuildResult) -> str:
     return (
         f"rebuilt {result.view}: {result.documents} documents from {result.events} events "
@@ -93,7 +80,7 @@ async def run_rebuild(
     settings: Settings, views: list[type[Projection]], lock_seconds: float, chunk: int
 ) -> None:
     console = Console(stderr=True)
-    async with _connected(settings) as db:
+    async with connected(settings) as db:
         await ensure_indexes(db)
         # Refuse before drawing anything, so a refusal is the one line `_fail` prints.
         for projection in views:
@@ -125,7 +112,7 @@ async def run_rebuild(
 
 
 async def run_refold(settings: Settings, projection: type[Projection], ids: list[str]) -> None:
-    async with _connected(settings) as db:
+    async with connected(settings) as db:
         states = await refold_documents(db, projection, ids)
     for key, state in states.items():
         if state is None:

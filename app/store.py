@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +14,8 @@ from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+
+from app.settings import Settings
 
 Document = dict[str, Any]
 
@@ -81,6 +85,17 @@ def make_client(uri: str, timeout_seconds: float = 10.0) -> AsyncMongoClient[Doc
         tz_aware=True,
         type_registry=CODEC_OPTIONS.type_registry,
     )
+
+
+@contextlib.asynccontextmanager
+async def connected(settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
+    """The configured database for one command, reachable or StoreUnavailable; closed after."""
+    client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
+    try:
+        await check_reachable(client, settings.mongodb_uri, settings.startup_timeout_seconds)
+        yield database(client, settings.mongodb_database)
+    finally:
+        await client.close()
 
 
 def database(client: AsyncMongoClient[Document], name: str) -> AsyncDatabase[Document]:
