@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,17 +175,3 @@ def start_secantus(
 
 def mongodb_uri(port: int) -> str:
     return f"mongodb://127.0.0.1:{port}/?directConnection=true"
-
-
-@contextlib.contextmanager
-def embedded_servers(log_dir: Path | None = None) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    """Both servers for the duration of the block; stopped on any exit."""
-    kafka = start_tansu(log_dir=log_dir)
-    try:
-        mongo = start_secantus(log_dir=log_dir)
-        try:
-            yield kafka, mongo
-        finally:
-            mongo.stop()
-    finally:
-        kafka.stop()

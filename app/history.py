@@ -9,9 +9,9 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers import replay
 from consumers.facts import time_key
-from consumers.log import from_log_document
-from consumers.projection import fold
+from consumers.projection import Projection, fold
 from consumers.projections.account import AccountProjection
 from consumers.projections.customer import CustomerProjection
 
@@ -25,15 +25,16 @@ class History:
         self.db = db
 
     async def _fold_as_of(
-        self, projection: type[AccountProjection] | type[CustomerProjection], key: str, at: str
-    ) -> Document | None:
-        query = {
-            f"data.{projection.key_field}": key,
-            "type": {"$in": list(projection.handlers)},
-            "timeKey": {"$lte": at},
-        }
-        events = [from_log_document(d) async for d in self.db.events.find(query)]
-        return fold(projection, key, events) if events else None
+        self, projection: type[Projection], keys: list[str], at: str
+    ) -> dict[str, Document]:
+        """Each key folded from its events up to `at` (keys with none are absent), one read."""
+        logged = await replay.history(self.db, projection, keys, until=at)
+        return {key: fold(projection, key, events) for key, events in logged.items() if events}
+
+    async def account_as_of(self, account_id: str, as_of: datetime) -> Document | None:
+        """The account as it stood at business time `as_of`."""
+        folded = await self._fold_as_of(AccountProjection, [account_id], time_key(as_of))
+        return folded.get(account_id)
 
     async def accounts_as_of(self, customer_id: str, as_of: datetime) -> list[Document]:
         """The customer's accounts, each folded from its events up to `as_of`, by id."""
@@ -49,16 +50,13 @@ class History:
                 "timeKey": {"$lte": at},
             },
         )
-        accounts = []
-        for account_id in sorted(str(a) for a in named if a):
-            state = await self._fold_as_of(AccountProjection, account_id, at)
-            if state is not None and state.get(join.on) == customer_id:
-                accounts.append(state)
-        return accounts
+        folded = await self._fold_as_of(AccountProjection, [str(a) for a in named if a], at)
+        return [state for _, state in sorted(folded.items()) if state.get(join.on) == customer_id]
 
     async def customer_as_of(self, customer_id: str, as_of: datetime) -> Document | None:
         """The joined Customer view at business time `as_of` (None: not yet there, or deleted)."""
-        state = await self._fold_as_of(CustomerProjection, customer_id, time_key(as_of))
+        folded = await self._fold_as_of(CustomerProjection, [customer_id], time_key(as_of))
+        state = folded.get(customer_id)
         accounts = await self.accounts_as_of(customer_id, as_of)
         if state is None and not accounts:
             return None

@@ -8,10 +8,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from consumers.facts import time_key
-from consumers.log import from_log_document
-from consumers.projection import fold
-from consumers.projections.account import AccountProjection
+from app.history import History
 from consumers.projections.customer import CustomerProjection
 
 Document = dict[str, Any]
@@ -26,15 +23,7 @@ class ViewReader:
 
     async def account_as_of(self, account_id: str, as_of: datetime) -> Document | None:
         """The account as it stood at business time `as_of`, folded from the log."""
-        query = {
-            "data.accountId": account_id,
-            "type": {"$in": list(AccountProjection.handlers)},
-            "timeKey": {"$lte": time_key(as_of)},
-        }
-        events = [from_log_document(d) async for d in self.db.events.find(query)]
-        if not events:
-            return None
-        return fold(AccountProjection, account_id, events)
+        return await History(self.db).account_as_of(account_id, as_of)
 
     async def customer(self, customer_id: str) -> Document | None:
         doc = await self.db.customers.find_one({"_id": customer_id})

@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from consumers import replay
 from consumers.decoding import RawRecord
 from consumers.facts import FactEvent
-from consumers.log import from_log_document, to_log_document
+from consumers.log import to_log_document
 from consumers.projection import Projection, State, fold
 from consumers.projections import PROJECTIONS
 from consumers.rebuild_lock import ViewFenced, guard, wait_lifted
@@ -141,31 +142,37 @@ class FoldEngine:
     async def _dead_letter(
         self, dead: list[DeadLetter], session: AsyncClientSession, outcome: BatchOutcome
     ) -> None:
+        outcome.dead_lettered = len(dead)
+        if not dead:
+            return
         now = datetime.now(UTC)
+        writes = []
         for letter in dead:
             r = letter.record
-            await self.db.dead_letters.update_one(
-                {"_id": f"{self.consumer_group}:{r.topic}:{r.partition}:{r.offset}"},
-                {
-                    "$set": {
-                        "topic": r.topic,
-                        "partition": r.partition,
-                        "offset": r.offset,
-                        "consumerGroup": self.consumer_group,
-                        "key": Binary(r.key) if r.key is not None else None,
-                        "value": Binary(r.value) if r.value is not None else None,
-                        "headers": [{"key": k, "value": Binary(v)} for k, v in r.headers],
-                        "reason": letter.reason,
-                        "lastSeen": now,
+            writes.append(
+                UpdateOne(
+                    {"_id": f"{self.consumer_group}:{r.topic}:{r.partition}:{r.offset}"},
+                    {
+                        "$set": {
+                            "topic": r.topic,
+                            "partition": r.partition,
+                            "offset": r.offset,
+                            "consumerGroup": self.consumer_group,
+                            "key": Binary(r.key) if r.key is not None else None,
+                            "value": Binary(r.value) if r.value is not None else None,
+                            "headers": [{"key": k, "value": Binary(v)} for k, v in r.headers],
+                            "reason": letter.reason,
+                            "lastSeen": now,
+                        },
+                        # A record seen again after its redrive stays redriven: its event is logged.
+                        "$setOnInsert": {"firstSeen": now, "status": "pending"},
+                        "$inc": {"attempts": 1},
                     },
-                    # A record seen again after its redrive stays redriven: its event is logged.
-                    "$setOnInsert": {"firstSeen": now, "status": "pending"},
-                    "$inc": {"attempts": 1},
-                },
-                upsert=True,
-                session=session,
+                    upsert=True,
+                )
             )
-        outcome.dead_lettered = len(dead)
+        # One round trip for all of a batch's letters, in the batch's transaction.
+        await self.db.dead_letters.bulk_write(writes, ordered=True, session=session)
 
     async def _fold(
         self, fresh: list[FactEvent], session: AsyncClientSession, outcome: BatchOutcome
@@ -175,17 +182,17 @@ class FoldEngine:
             states, loaded = await self._fold_view(projection, fresh, session, outcome)
             if projection.join is not None:
                 states = await self._join(projection, states, loaded, changed, session)
-            # Write each changed document once per batch, in one round trip.
-            writes = [
-                ReplaceOne({"_id": key}, _to_document(key, state), upsert=True)
-                for key, state in states.items()
-                if loaded.get(key) != state
-            ]
-            if writes:
-                await self.db[projection.collection].bulk_write(
-                    writes, ordered=False, session=session
-                )
             changed[projection.name] = {k: s for k, s in states.items() if loaded.get(k) != s}
+            # Write each changed document once per batch, in one round trip.
+            if changed[projection.name]:
+                await self.db[projection.collection].bulk_write(
+                    [
+                        ReplaceOne({"_id": key}, _to_document(key, state), upsert=True)
+                        for key, state in changed[projection.name].items()
+                    ],
+                    ordered=False,
+                    session=session,
+                )
             outcome.changed[projection.name] = sorted(changed[projection.name])
 
     async def _fold_view(
@@ -204,6 +211,7 @@ class FoldEngine:
             return {}, {}
         loaded = await self._load(projection, list(by_key), session)
         states: dict[str, State] = {}
+        late: list[str] = []
         for key, new_events in by_key.items():
             current = loaded.get(key)
             if current is None:
@@ -211,12 +219,16 @@ class FoldEngine:
                 continue
             last = tuple(current.get("_last") or ())
             if last and min(e.order for e in new_events) < last:
-                # A late event: fold this document again from the log, in business time.
-                history = await self._history(projection, key, session)
-                states[key] = fold(projection, key, history)
-                outcome.refolded += 1
+                late.append(key)
             else:
                 states[key] = fold(projection, key, new_events, _copy_state(current))
+        if late:
+            # Late events: fold those documents again from the log, in business time, with
+            # one read of the log for all of them.
+            logged = await replay.history(self.db, projection, late, session)
+            for key in late:
+                states[key] = fold(projection, key, logged[key])
+            outcome.refolded += len(late)
         return states, loaded
 
     async def _join(
@@ -241,13 +253,7 @@ class FoldEngine:
             loaded.update(more)
             for key in missing:
                 states[key] = _copy_state(more[key]) if key in more else projection.initial(key)
-        other = next(p for p in self.projections if p.name == join.view)
-        members: dict[str, list[State]] = defaultdict(list)
-        cursor = self.db[other.collection].find(
-            {join.on: {"$in": sorted(affected)}}, join.projection(), session=session
-        )
-        async for doc in cursor:
-            members[str(doc[join.on])].append(_to_state(doc))
+        members = await replay.members(self.db, projection, self.projections, affected, session)
         return {
             key: projection.joined(state, members.get(key, [])) for key, state in states.items()
         }
@@ -257,13 +263,6 @@ class FoldEngine:
     ) -> dict[str, State]:
         cursor = self.db[projection.collection].find({"_id": {"$in": keys}}, session=session)
         return {doc["_id"]: _to_state(doc) async for doc in cursor}
-
-    async def _history(
-        self, projection: type[Projection], key: str, session: AsyncClientSession | None
-    ) -> list[FactEvent]:
-        query = {f"data.{projection.key_field}": key, "type": {"$in": list(projection.handlers)}}
-        cursor = self.db.events.find(query, session=session)
-        return [from_log_document(doc) async for doc in cursor]
 
 
 def _copy_state(state: State) -> State:

@@ -66,8 +66,12 @@ async def history(
     projection: type[Projection],
     keys: Iterable[str],
     session: AsyncClientSession | None = None,
+    until: str | None = None,
 ) -> dict[str, list[FactEvent]]:
+    """Each key's logged events (up to the timeKey `until`, if given), in one read."""
     query = {**own_query(projection), f"data.{projection.key_field}": {"$in": sorted(set(keys))}}
+    if until is not None:
+        query["timeKey"] = {"$lte": until}
     found: dict[str, list[FactEvent]] = defaultdict(list)
     async for doc in db.events.find(query, session=session):
         event = from_log_document(doc)
@@ -189,12 +193,6 @@ async def affected_keys(
         cursor = db[other.collection].find({"_id": {"$in": sorted(other_keys)}}, {on: 1})
         keys.update([str(d[on]) async for d in cursor if d.get(on)])
     return keys
-
-
-def stored_form(key: str, state: State, db: AsyncDatabase[Document]) -> Document:
-    """The document as MongoDB keeps it (milliseconds, Decimal128), for comparisons."""
-    options = db.codec_options
-    return bson.decode(bson.encode({"_id": key, **state}, codec_options=options), options)
 
 
 def encoded(key: str, state: State, db: AsyncDatabase[Document]) -> bytes:

@@ -88,12 +88,6 @@ def mark_sent(database: Database, seqs: list[int]) -> None:
         )
 
 
-def unsent_count(database: Database) -> int:
-    with database.read() as conn:
-        (count,) = conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()
-    return int(count)
-
-
 class Relay:
     """Publishes the outbox to one topic, from an asyncio task started by the app's lifespan.
 

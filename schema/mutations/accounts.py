@@ -91,8 +91,13 @@ def _check_amount(amount: Decimal) -> ValidationFailed | None:
 
 
 async def _move(
-    info: Info, path: str, amount: Decimal, wait_for_fold: bool
-) -> dict[str, Any] | Refused:
+    info: Info, account_id: str, movement: str, amount: Decimal, wait_for_fold: bool
+) -> dict[str, Any] | Refused | ValidationFailed:
+    """A deposit or withdrawal: authorized, checked, forwarded, then (optionally) awaited."""
+    await info.context.views.require_account(account_id)
+    if invalid := _check_amount(amount):
+        return invalid
+    path = f"/accounts/{quote(account_id, safe='')}/{movement}"
     result = await forward(info, "accounts", "POST", path, {"amount": f"{amount:f}"})
     if isinstance(result, Refused):
         return result
@@ -148,12 +153,9 @@ class AccountMutation:
         amount: Decimal,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
     ) -> DepositResult:
-        await info.context.views.require_account(str(account_id))
-        if invalid := _check_amount(amount):
-            return invalid
-        result = await _move(
-            info, f"/accounts/{quote(str(account_id), safe='')}/deposits", amount, wait_for_fold
-        )
+        result = await _move(info, str(account_id), "deposits", amount, wait_for_fold)
+        if isinstance(result, ValidationFailed):
+            return result
         if isinstance(result, Refused):
             allowed = (AccountClosed, NotFound, ValidationFailed, IdempotencyKeyReused)
             return user_error(result, allowed)  # type: ignore[return-value]
@@ -168,12 +170,9 @@ class AccountMutation:
         amount: Decimal,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
     ) -> WithdrawResult:
-        await info.context.views.require_account(str(account_id))
-        if invalid := _check_amount(amount):
-            return invalid
-        result = await _move(
-            info, f"/accounts/{quote(str(account_id), safe='')}/withdrawals", amount, wait_for_fold
-        )
+        result = await _move(info, str(account_id), "withdrawals", amount, wait_for_fold)
+        if isinstance(result, ValidationFailed):
+            return result
         if isinstance(result, Refused):
             allowed = (
                 InsufficientFunds,
