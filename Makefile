@@ -7,6 +7,8 @@ SRC := app schema consumers upstream tests $(wildcard bench)
 # The Compose specification's JSON schema, as shipped in the dclint npm package (pinned).
 COMPOSE_SCHEMA := $(VENV)/compose-spec/compose.schema.json
 COMPOSE_SCHEMA_PACKAGE := dclint@3.1.0
+# factview's port for `make run` (`make run PORT=8010`).
+PORT ?= 8000
 # The browser the web app's end-to-end test drives (Debian's package; Playwright downloads none).
 CHROMIUM := /usr/bin/chromium
 # GraphiQL's files, laid out as strawberry's page names them on its CDN, from the same pinned npm
@@ -61,7 +63,7 @@ $(CHROMIUM):
 install: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete
 
 run: $(STAMP) $(GRAPHIQL_ASSETS)/.complete
-	$(BIN)/factview dev
+	$(BIN)/factview dev --port $(PORT)
 
 test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/node_modules/.package-lock.json | $(CHROMIUM)
 	$(BIN)/ruff check $(SRC)

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -155,13 +156,18 @@ def refold(
 
 
 @cli.command()
-def dev(port: int = typer.Option(8000, help="factview's HTTP port.")) -> None:
+def dev(
+    port: int = typer.Option(8000, help="factview's HTTP port."),
+    env_file: Path = typer.Option(
+        Path(".env.dev"), help="Where to write the stack's settings for other factview commands."
+    ),
+) -> None:
     """Start broker, database, demo owners and factview on this machine, with demo data."""
     from app.dev import run_dev
 
     # A person watches this terminal: readable lines, warnings and up.
     configure_logging("console", "WARNING")
-    _run(run_dev(port))
+    _run(run_dev(port, env_file))
 
 
 dead_letters = typer.Typer(help="Records that could not be decoded: list and redrive them.")

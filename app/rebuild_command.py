@@ -79,7 +79,8 @@ def _summary(result: RebuildResult) -> str:
 async def run_rebuild(
     settings: Settings, views: list[type[Projection]], lock_seconds: float, chunk: int
 ) -> None:
-    console = Console(stderr=True)
+    # soft_wrap: a summary line stays one line in a log or a pipe (rich wraps at 80 there).
+    console = Console(stderr=True, soft_wrap=True)
     async with connected(settings) as db:
         await ensure_indexes(db)
         # Refuse before drawing anything, so a refusal is the one line `_fail` prints.

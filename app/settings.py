@@ -1,4 +1,4 @@
-"""The one settings object: read from the environment (and .env) once, at start."""
+"""The one settings object: read from the environment (and .env, .env.dev) once, at start."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # `.env.dev` is written by a running `factview dev` (and removed when it stops), so commands
+    # run beside it reach its servers; it wins over `.env`, the environment wins over both.
+    model_config = SettingsConfigDict(env_file=(".env", ".env.dev"), extra="ignore")
 
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_group_id: str = "factview"
