@@ -90,7 +90,7 @@ async def seed(customers_url: str, accounts_url: str) -> list[str]:
 async def run_dev(port: int, env_file: Path = ENV_FILE) -> None:
     # soft_wrap: lines keep their length when the output is not a terminal (URLs carry tokens).
     console = Console(soft_wrap=True)
-    _check_port(port)
+    check_port(port)
     work = Path(tempfile.mkdtemp(prefix="factview-dev-"))
     console.print(f"[dim]starting Tansu and SecantusDB (logs in {work})…[/]")
     try:
@@ -171,7 +171,7 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
                     await owner.stop()
 
 
-def _check_port(port: int) -> None:
+def check_port(port: int) -> None:
     # Fail before starting anything, rather than after the servers and seed data are up.
     with socket.socket() as s:
         # As uvicorn binds: connections of a stopped run lingering in TIME_WAIT do not count.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from app.dev import _check_port, env_file_text, remove_env_file, write_env_file
+from app.dev import check_port, env_file_text, remove_env_file, write_env_file
 from app.embedded import EmbeddedServerError
 from app.settings import Settings
 
@@ -36,7 +36,7 @@ def test_a_port_left_in_time_wait_is_free_to_start_on() -> None:
     port = _leave_time_wait()
     with socket.socket() as plain, pytest.raises(OSError):
         plain.bind(("127.0.0.1", port))  # what the check did without SO_REUSEADDR
-    _check_port(port)
+    check_port(port)
 
 
 def test_a_port_someone_listens_on_is_refused_with_the_way_out() -> None:
@@ -45,7 +45,7 @@ def test_a_port_someone_listens_on_is_refused_with_the_way_out() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(EmbeddedServerError, match=r"in use; pass --port \(make run PORT="):
-            _check_port(port)
+            check_port(port)
 
 
 def test_make_run_passes_port() -> None:
