@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import SecretStr
 from rich.console import Console
+from starlette.applications import Starlette
 
 from app.asgi import create_app
 from app.auth import Role, token_for
@@ -137,11 +138,7 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
                 try:
                     api = await start_server(create_app(settings, runtime), HOST, port)
                     try:
-                        await asyncio.to_thread(dev_seed.seed_customers, stores[0])
-                        await asyncio.to_thread(dev_seed.seed_accounts, stores[1])
-                        for owner_app in owner_apps:  # publish the seeded facts now
-                            owner_app.state.owner.relay.notify()
-                        ids = [dev_seed.CUSTOMER, *await seed(owners[0].url, owners[1].url)]
+                        ids = await _seed(stores, owner_apps, owners)
                         written = write_env_file(env_file, settings, api.url)
                         try:
                             _banner(
@@ -169,6 +166,17 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
             finally:
                 for owner in reversed(owners):
                     await owner.stop()
+
+
+async def _seed(
+    stores: tuple[str, str], owner_apps: tuple[Starlette, Starlette], owners: list[RunningServer]
+) -> list[str]:
+    """The story, straight into the owners' stores, then the customers made over HTTP: the ids."""
+    await asyncio.to_thread(dev_seed.seed_customers, stores[0])
+    await asyncio.to_thread(dev_seed.seed_accounts, stores[1])
+    for owner_app in owner_apps:  # publish the seeded facts now, not at the relay's next poll
+        owner_app.state.owner.relay.notify()
+    return [dev_seed.CUSTOMER, *await seed(owners[0].url, owners[1].url)]
 
 
 def check_port(port: int) -> None:

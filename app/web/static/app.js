@@ -246,7 +246,8 @@ function askToSwitch(fromLink, current) {
 /** A token from a link (on load, or followed while the page is open). */
 function arrived(fromLink) {
   const current = token ?? stored();
-  if (current && fromLink !== current) {
+  // An expired token signs nobody in: only a live sign-in is worth a question.
+  if (current && fromLink !== current && !expired(claimsOf(current))) {
     askToSwitch(fromLink, current); // a link must not silently replace who is signed in
   } else if (fromLink !== token) {
     store(fromLink);
@@ -303,6 +304,7 @@ async function start(candidate) {
       const { customer } = await request(Q_NAME, { id: claims.sub }, token);
       name = customer?.name ?? name;
     } catch (error) {
+      if (token !== candidate) return; // signed in with another token meanwhile
       if (isAuthError(error)) return signInAgain(error.message);
       showPageError(describe(error));
     }
@@ -315,6 +317,7 @@ async function start(candidate) {
   try {
     await loadCustomers();
   } catch (error) {
+    if (token !== candidate) return;
     if (isAuthError(error)) return signInAgain(error.message);
     showPageError(describe(error));
   }
