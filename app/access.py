@@ -13,6 +13,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from app.auth import Principal
+from app.transactions import Page
 from app.views import ViewReader
 
 Document = dict[str, Any]
@@ -74,6 +75,27 @@ class GuardedViews(ViewReader):
         if doc is not None and not self.may_see_account(doc):
             raise Forbidden(f"account {account_id}")
         return doc
+
+    async def transactions(
+        self,
+        account_id: str,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        as_of: datetime | None = None,
+    ) -> Page:
+        await self.account(account_id)
+        return await super().transactions(
+            account_id, first=first, after=after, last=last, before=before, as_of=as_of
+        )
+
+    async def transactions_changed(
+        self, account_id: str, rev: int, pos: str, limit: int
+    ) -> list[Document]:
+        await self.account(account_id)
+        return await super().transactions_changed(account_id, rev, pos, limit)
 
     async def customer(self, customer_id: str) -> Document | None:
         self.require_customer(customer_id)

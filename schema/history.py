@@ -122,4 +122,4 @@ async def customer_as_of(info: Info, customer_id: str, as_of: datetime) -> Custo
 
 async def accounts_as_of(info: Info, customer_id: str, as_of: datetime) -> list[Account]:
     docs = await History(info.context.views.db).accounts_as_of(customer_id, as_of)
-    return [Account.from_view(doc) for doc in docs]
+    return [Account.from_view(doc, as_of) for doc in docs]

@@ -18,6 +18,8 @@ MAX_PAGE = 100
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
 
 
 @strawberry.type
@@ -63,9 +65,25 @@ def check_first(first: int) -> int:
     return first
 
 
-def connection(items: list[tuple[str, T]], has_next: bool) -> Connection[T]:
+def check_last(last: int) -> int:
+    if last < 0 or last > MAX_PAGE:
+        raise GraphQLError(
+            f"last must be between 0 and {MAX_PAGE}, got {last}",
+            extensions={"code": "BAD_USER_INPUT"},
+        )
+    return last
+
+
+def connection(
+    items: list[tuple[str, T]], has_next: bool, has_previous: bool = False
+) -> Connection[T]:
     edges = [Edge(cursor=cursor, node=node) for cursor, node in items]
     return Connection(
         edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+        page_info=PageInfo(
+            has_next_page=has_next,
+            end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )
