@@ -122,11 +122,9 @@ async def _move(
     idempotency_key: str | None,
 ) -> dict[str, Any] | Refused | ValidationFailed:
     """A deposit or withdrawal: checked, authorized, forwarded, then (optionally) awaited."""
-    if invalid := _bad_id(account_id, "accountId"):
+    if invalid := _bad_id(account_id, "accountId") or _check_amount(amount):
         return invalid
     await info.context.views.require_account(account_id)
-    if invalid := _check_amount(amount):
-        return invalid
     path = f"/accounts/{quote(account_id, safe='')}/{movement}"
     body = {"amount": f"{amount.quantize(CENT):f}"}  # bounded above: at most 17 digits
     result = await forward(info, "accounts", "POST", path, body, idempotency_key)
