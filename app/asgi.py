@@ -22,7 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.access import GuardedViews
-from app.auth import AuthError, Principal
+from app.auth import CLIENT_MESSAGE, AuthError, Principal
 from app.metrics import CONTENT_TYPE
 from app.readiness import readiness
 from app.runtime import Runtime
@@ -83,7 +83,8 @@ class FactviewGraphQL(GraphQL[Context, None]):
         try:
             principal = await runtime.verifier.verify(request.headers.get("authorization"))
         except AuthError as exc:
-            await _error(401, "UNAUTHENTICATED", str(exc))(scope, receive, send)
+            log.info("token refused", reason=str(exc))
+            await _error(401, "UNAUTHENTICATED", CLIENT_MESSAGE)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self._within_limits(scope, receive, send)

@@ -224,6 +224,7 @@ def owner(
     """Run one demo owner service (its SQLite store, outbox and relay to Kafka)."""
     from pydantic import ValidationError as SettingsError
 
+    from app.auth import verifier_from
     from upstream import accounts, customers
     from upstream.settings import OwnerSettings
 
@@ -232,10 +233,15 @@ def owner(
         _fail(f"unknown owner {service!r} (known: customers, accounts)")
     try:
         settings = OwnerSettings()
+        verifier = verifier_from(settings)
     except SettingsError as exc:
         _fail(f"bad setting: {exc.errors()[0]['msg']}")
+    except AuthNotConfigured as exc:
+        _fail(str(exc))
     topic = settings.owner_topic or f"{service}.facts"
-    app = apps[service](settings.owner_database_path, settings.kafka_bootstrap_servers, topic)
+    app = apps[service](
+        settings.owner_database_path, settings.kafka_bootstrap_servers, topic, verifier=verifier
+    )
     _run(_serve_owner(app, host, port))
 
 

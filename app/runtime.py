@@ -52,7 +52,7 @@ class Runtime:
         `serve` adds what the API needs: the live-update hub and the owners' HTTP client.
         """
         # Bad auth settings fail before anything connects.
-        verifier = _verifier(settings) if serve else None
+        verifier = verifier_from(settings) if serve else None
         client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
         runtime: Runtime | None = None
         try:
@@ -145,17 +145,6 @@ class Runtime:
             await self.live.stop()
         if self.owners is not None:
             await self.owners.close()
-
-
-def _verifier(settings: Settings) -> TokenVerifier:
-    secret = settings.auth_jwt_secret
-    return verifier_from(
-        jwks_url=settings.auth_jwks_url,
-        secret=secret.get_secret_value() if secret is not None else None,
-        audience=settings.auth_audience,
-        issuer=settings.auth_issuer,
-        leeway=settings.auth_leeway_seconds,
-    )
 
 
 def _report_exit(task: asyncio.Task[None]) -> None:

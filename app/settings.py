@@ -9,9 +9,32 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class AuthSettings(BaseSettings):
+    """How bearer tokens are verified: factview and the demo owners read the same settings,
+    so an owner checks a forwarded token by exactly the rules factview applied."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # Authentication (CONTRACT §5): exactly one key source, checked when serving (consumers
+    # and rebuilds need none); the secret has no default.
+    auth_jwks_url: str | None = None
+    auth_jwt_secret: SecretStr | None = None
+    auth_audience: str = "factview"
+    auth_issuer: str = "factview"
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
+    # A token may live at most this long (exp - iat, or exp - now without iat): a leaked
+    # token with a far-away exp would otherwise be a password that never changes.
+    auth_max_token_lifetime_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+
+    @field_validator("auth_jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HS256 key strength)")
+        return value
+
+
+class Settings(AuthSettings):
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_group_id: str = "factview"
     # NoDecode: the validator below reads both `a,b` and a JSON list.
@@ -43,14 +66,6 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
     connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    # Authentication (CONTRACT §5): exactly one key source, checked when serving (consumers
-    # and rebuilds need none); the secret has no default.
-    auth_jwks_url: str | None = None
-    auth_jwt_secret: SecretStr | None = None
-    auth_audience: str = "factview"
-    auth_issuer: str = "factview"
-    auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
-
     # Abuse limits (GraphQL Armor's defaults) and what a public endpoint hides.
     max_query_depth: int = Field(default=6, ge=1)
     max_aliases: int = Field(default=15, ge=0)
@@ -68,13 +83,6 @@ class Settings(BaseSettings):
     web_app: bool = False
     # How long start-up waits for the broker and the database before giving up.
     startup_timeout_seconds: float = Field(default=20.0, gt=0)
-
-    @field_validator("auth_jwt_secret")
-    @classmethod
-    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (HS256 key strength)")
-        return value
 
     @field_validator("kafka_topics", mode="before")
     @classmethod

@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth import TokenVerifier
 from upstream import owner as owner_module
+from upstream.authorization import customer_in_body, guarded, holder_of, staff_only
 from upstream.database import Database
 from upstream.events import ACCOUNTS_SOURCE, fact
 from upstream.outbox import Relay
@@ -99,9 +101,21 @@ def _account(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC) -> Starlette:
+def create_app(
+    db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC, *, verifier: TokenVerifier
+) -> Starlette:
     database = Database(db_path, owner_module.schema(_ENTITIES))
-    owner = Owner(ACCOUNTS_SOURCE, database, Relay(database, bootstrap_servers, topic))
+    relay = Relay(database, bootstrap_servers, topic)
+    owner = Owner(ACCOUNTS_SOURCE, database, relay, verifier)
+
+    async def holder(account_id: str) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT customer_id FROM accounts WHERE id = ?", (account_id,)
+            ).fetchone()
+            return None if row is None else str(row["customer_id"])
+
+        return await owner.read(read)
 
     async def open_account(request: Request) -> JSONResponse:
         body = await json_body(request)
@@ -238,16 +252,21 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
 
         return JSONResponse(await owner.read(read))
 
+    # A customer acts on its own accounts only; corrections are staff's alone.
+    holds = holder_of("account_id", holder)
+    deposit, withdraw = movement(DEPOSIT), movement(WITHDRAWAL)
     return owner.app(
         [
-            Route("/accounts", open_account, methods=["POST"]),
-            Route("/accounts/{account_id}", get, methods=["GET"]),
-            Route("/accounts/{account_id}/deposits", movement(DEPOSIT), methods=["POST"]),
-            Route("/accounts/{account_id}/withdrawals", movement(WITHDRAWAL), methods=["POST"]),
-            Route("/accounts/{account_id}/close", close, methods=["POST"]),
+            Route(
+                "/accounts", guarded(open_account, customer_in_body("customerId")), methods=["POST"]
+            ),
+            Route("/accounts/{account_id}", guarded(get, holds), methods=["GET"]),
+            Route("/accounts/{account_id}/deposits", guarded(deposit, holds), methods=["POST"]),
+            Route("/accounts/{account_id}/withdrawals", guarded(withdraw, holds), methods=["POST"]),
+            Route("/accounts/{account_id}/close", guarded(close, holds), methods=["POST"]),
             Route(
                 "/accounts/{account_id}/transactions/{transaction_id}/correction",
-                correct,
+                guarded(correct, staff_only),
                 methods=["POST"],
             ),
         ]

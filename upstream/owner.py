@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 from cloudevents.core.v1.event import CloudEvent
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from upstream import idempotency, outbox
+from app.auth import TokenVerifier
+from upstream import authorization, idempotency, outbox
 from upstream.database import Database
 from upstream.outbox import Relay
 from upstream.validation import OwnerError, invalid
@@ -37,10 +39,13 @@ class Outcome:
 
 
 class Owner:
-    def __init__(self, source: str, database: Database, relay: Relay) -> None:
+    def __init__(
+        self, source: str, database: Database, relay: Relay, verifier: TokenVerifier
+    ) -> None:
         self.source = source
         self.database = database
         self.relay = relay
+        self.verifier = verifier
 
     async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -57,6 +62,8 @@ class Owner:
     ) -> JSONResponse:
         """Run `operation` in one transaction with its facts and the idempotency key."""
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+        if key is not None:
+            key = authorization.scoped_key(authorization.caller(request), key)
         request_id = idempotency.fingerprint(request.method, request.url.path, body)
 
         def transaction() -> tuple[int, dict[str, Any], bool]:
@@ -95,6 +102,8 @@ class Owner:
         app = Starlette(
             routes=routes,
             lifespan=self.lifespan,
+            # Every route, reads included, needs a verified token; policies decide the rest.
+            middleware=[Middleware(authorization.Authenticated, verifier=self.verifier)],
             exception_handlers={OwnerError: _owner_error, HTTPException: _http_error},
         )
         app.state.owner = self

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import websockets
 from gql import Client, GraphQLRequest
@@ -19,6 +22,7 @@ from starlette.routing import Route
 
 from app.embedded import free_port
 from app.serving import start_server
+from app.settings import Settings
 from app.topics import ensure_topics
 from tests.facts import account_event, at, customer_event, produce
 from tests.integration.conftest import Factview, bearer, eventually, factview_settings
@@ -265,3 +269,52 @@ async def test_subscriptions_authenticate_in_connection_init(
             )
         assert refused.value.errors is not None
         assert refused.value.errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def _signed(settings: Settings, **claims: Any) -> str:
+    payload = {
+        "sub": "ops",
+        "role": "staff",
+        "aud": settings.auth_audience,
+        "iss": settings.auth_issuer,
+        **claims,
+    }
+    secret = settings.auth_jwt_secret
+    assert secret is not None
+    return jwt.encode(payload, secret.get_secret_value(), algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": str(int(time.time()) + 600)},  # a numeric string
+        {"exp": int(time.time()) + 10**20},  # lives forever
+        {"iat": int(time.time()), "exp": int(time.time()) + 2 * 24 * 3600},
+    ],
+    ids=["string-exp", "forever", "two-days"],
+)
+async def test_tokens_with_odd_dates_or_long_lives_are_refused_generically(
+    fv: Factview, claims: dict[str, Any]
+) -> None:
+    forged = _signed(fv.settings, **claims)
+    async with httpx.AsyncClient(base_url=fv.server.url) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": f"Bearer {forged}"},
+        )
+    assert response.status_code == 401
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    # The client learns that it is refused, not which check it tripped.
+    assert error["message"] == "a valid bearer token is required"
+
+    async with websockets.connect(ws_url(fv), subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {forged}"}}
+            )
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
