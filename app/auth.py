@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
@@ -24,6 +24,8 @@ class AuthError(Exception):
 class Principal:
     subject: str
     role: Role
+    # The token's `exp` (epoch seconds): a long-lived connection must end with its token.
+    expires_at: float | None = field(default=None, compare=False)
 
     def may_see_customer(self, customer_id: str | None) -> bool:
         return self.role == "staff" or (customer_id is not None and customer_id == self.subject)
@@ -84,7 +86,13 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ROLES:
             raise AuthError(f"invalid token: role must be one of {', '.join(ROLES)}")
-        return Principal(subject=str(claims["sub"]), role=role)
+        return Principal(subject=str(claims["sub"]), role=role, expires_at=float(claims["exp"]))
+
+    def seconds_left(self, principal: Principal) -> float:
+        """How long the principal's token stays valid, by the same rule (and leeway) as verify."""
+        if principal.expires_at is None:
+            return float("inf")
+        return principal.expires_at + self.leeway - time.time()
 
 
 class AuthNotConfigured(ValueError):

@@ -60,11 +60,12 @@ class Subscription:
     async def account_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Account, None]:
         views = info.context.views
         async for account in _follow(
-            # Ownership is checked again on each change (an account may be opened later).
+            # Ownership is checked again on each change (staff may follow an account not yet
+            # opened; a customer gets FORBIDDEN for it, as for another's, so ids tell nothing).
             info,
             "accounts",
             str(id),
-            views.account,
+            views.account_by_id,
             views.may_see_account,
             Account.from_view,
         ):

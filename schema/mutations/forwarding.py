@@ -29,12 +29,8 @@ class AcceptedWrite:
 
 def credentials(info: Info) -> Credentials:
     headers = getattr(info.context.request, "headers", None) or {}
-    authorization = headers.get("authorization")
-    params = info.context.connection_params
-    if authorization is None and isinstance(params, dict):
-        # Over a websocket the credentials travel in connection_init (CONTRACT §5).
-        value = params.get("Authorization")
-        authorization = value if isinstance(value, str) else None
+    # Only the credentials factview verified are relayed (over a websocket, connection_init's).
+    authorization = info.context.authorization
     key = headers.get(IDEMPOTENCY_HEADER)
     if key:
         # One client key may cover a document with several mutations: keep them apart,
