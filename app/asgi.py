@@ -109,6 +109,9 @@ class FactviewGraphQL(GraphQL[Context, None]):
         state["principal"], state["authorization"] = principal, request.headers["authorization"]
         await self._within_limits(scope, receive, send)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return super().should_render_graphql_ide(request) and not _names_operation(request)
+
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)
         if not isinstance(parsed, dict | list):
@@ -191,7 +194,12 @@ def _wants_html(request: Request) -> bool:
     # A browser navigating here gets the IDE page, which holds no data (GraphiQL prefills its
     # headers from ?headers=…). A GET carrying `query` is executed by strawberry whatever it
     # accepts, so it is an operation and passes the gate like any other.
-    return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
+    return "text/html" in request.headers.get("accept", "") and not _names_operation(request)
+
+
+def _names_operation(request: Any) -> bool:
+    # A GET names its operation by text (`query`) or, persisted, by hash (`extensions`).
+    return "query" in request.query_params or "extensions" in request.query_params
 
 
 class RequestIds:

@@ -99,8 +99,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
                 metrics_app(runtime),
                 host=settings.metrics_host,
                 port=settings.metrics_port,
-                log_config=None,
-                access_log=False,
+                log_config=None,  # access_log=False here would silence the API's lines too
             )
         )
         # Signals stop the API server; the metrics server follows it.
