@@ -161,6 +161,9 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         if raw["type"] == "subscribe" and (problem := _subscribe_problem(raw)):
             await self.handle_invalid_message(problem)
             return
+        if raw["type"] == "complete" and not isinstance(raw.get("id"), str):
+            await self.handle_invalid_message("complete needs a string id")
+            return
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:

@@ -148,7 +148,9 @@ async def test_a_socket_closes_4403_when_its_token_expires_and_its_subscription_
     assert time.monotonic() - opened >= 2.0  # the token's life, not an early refusal
 
 
-@pytest.mark.parametrize("raw", ["[1, 2]", "5", "null", '"text"', '{"type": 7}'])
+@pytest.mark.parametrize(
+    "raw", ["[1, 2]", "5", "null", '"text"', '{"type": 7}', '{"type": "complete", "id": [1]}']
+)
 async def test_a_message_that_is_not_an_object_closes_4400(fv: Factview, raw: str) -> None:
     ws = await acked(fv, token_for(fv.settings, "ops-shapes", "staff"))
     await ws.send(raw)
