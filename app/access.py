@@ -35,6 +35,10 @@ class GuardedViews(ViewReader):
         self._principal = principal
 
     @property
+    def caller(self) -> Principal | None:
+        return self._principal
+
+    @property
     def principal(self) -> Principal:
         if self._principal is None:
             raise Unauthenticated()
@@ -69,8 +73,16 @@ class GuardedViews(ViewReader):
             raise Forbidden(f"account {account_id}")
         return doc
 
+    async def account_by_id(self, account_id: str) -> Document | None:
+        """A read by id: a customer cannot tell another's account from a missing one (both
+        FORBIDDEN, same message); staff read a missing one as None."""
+        doc = await self.account(account_id)
+        if doc is None and self.principal.role != "staff":
+            raise Forbidden(f"account {account_id}")
+        return doc
+
     async def account_as_of(self, account_id: str, as_of: datetime) -> Document | None:
-        await self.account(account_id)
+        await self.account_by_id(account_id)
         doc = await super().account_as_of(account_id, as_of)
         if doc is not None and not self.may_see_account(doc):
             raise Forbidden(f"account {account_id}")

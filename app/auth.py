@@ -33,6 +33,8 @@ class Principal:
     # The verified token itself: what a forwarded write relays to an owner, so the owner
     # checks exactly what factview checked (never a header factview did not verify).
     token: str = field(default="", repr=False, compare=False)
+    # The token's `exp` (epoch seconds): a long-lived connection must end with its token.
+    expires_at: float | None = field(default=None, compare=False)
 
     def may_see_customer(self, customer_id: str | None) -> bool:
         return self.role == "staff" or (customer_id is not None and customer_id == self.subject)
@@ -96,7 +98,9 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ROLES:
             raise AuthError(f"invalid token: role must be one of {', '.join(ROLES)}")
-        return Principal(subject=str(claims["sub"]), role=role, token=token)
+        return Principal(
+            subject=str(claims["sub"]), role=role, token=token, expires_at=float(claims["exp"])
+        )
 
     def _check_dates(self, claims: dict[str, Any]) -> None:
         """Dates are JSON numbers (RFC 7519 NumericDate), and a token lives a bounded time.
@@ -118,6 +122,12 @@ class TokenVerifier:
             raise AuthError(
                 f"invalid token: lives {lifetime:.0f}s, over the {self.max_lifetime}s allowed"
             )
+
+    def seconds_left(self, principal: Principal) -> float:
+        """How long the principal's token stays valid, by the same rule (and leeway) as verify."""
+        if principal.expires_at is None:
+            return float("inf")
+        return principal.expires_at + self.leeway - time.time()
 
 
 class AuthNotConfigured(ValueError):

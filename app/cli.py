@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Coroutine
@@ -75,15 +76,62 @@ def serve(
 async def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from app.asgi import create_app
+    from app.asgi import create_app, metrics_app
     from app.runtime import Runtime
 
     runtime = await Runtime.start(settings, consume=True)
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), host=host, port=port))
-        await server.serve()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, runtime),
+                host=host,
+                port=port,
+                log_config=None,  # our JSON lines (app/logs.py), access lines included
+                ws_max_size=settings.max_body_bytes,  # a bigger frame is refused while read
+                h11_max_incomplete_event_size=settings.max_header_bytes,
+            )
+        )
+        if settings.metrics_port is None:
+            await server.serve()
+            return
+        scraped = uvicorn.Server(
+            uvicorn.Config(
+                metrics_app(runtime),
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+                log_config=None,  # access_log=False here would silence the API's lines too
+            )
+        )
+        # Signals stop the API server; the metrics server follows it.
+        scraped.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        beside = asyncio.create_task(scraped.serve())
+        try:
+            await server.serve()
+        finally:
+            scraped.should_exit = True
+            await beside
     finally:
         await runtime.stop()
+
+
+@cli.command("trusted-documents")
+def trusted_documents(
+    check: bool = typer.Option(False, "--check", help="Only say whether the file is current."),
+) -> None:
+    """Write the web app's trusted-documents manifest from its source (needs node)."""
+    from app.web.manifest import MANIFEST, ManifestSourceError, page_documents, render
+
+    try:
+        text = render(page_documents())
+    except ManifestSourceError as exc:
+        _fail(str(exc))
+    if check:
+        if not MANIFEST.is_file() or MANIFEST.read_text() != text:
+            _fail(f"{MANIFEST} is out of date: run `factview trusted-documents`")
+        typer.echo(f"{MANIFEST} is current")
+        return
+    MANIFEST.write_text(text)
+    typer.echo(f"wrote {MANIFEST}")
 
 
 @cli.command()

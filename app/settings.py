@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -65,6 +66,9 @@ class Settings(AuthSettings):
     subscription_queue_size: int = Field(default=64, ge=1, le=10_000)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
     connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Per caller (token subject), per process: one token must not hold the server's sockets.
+    max_connections_per_subject: int = Field(default=10, ge=1, le=10_000)
+    max_subscriptions_per_subject: int = Field(default=50, ge=1, le=100_000)
 
     # Abuse limits (GraphQL Armor's defaults) and what a public endpoint hides.
     max_query_depth: int = Field(default=6, ge=1)
@@ -72,6 +76,11 @@ class Settings(AuthSettings):
     max_tokens: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     operation_timeout_seconds: float = Field(default=10.0, gt=0)
+    # All request headers together (an oversized Authorization is refused before any parsing).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    # Trusted documents: only operations listed in the manifest run (by hash or by full text).
+    trusted_documents: bool = False
+    trusted_documents_manifest: Path = Path(__file__).parent / "web" / "trusted-documents.json"
     introspection: bool = False
     mask_errors: bool = True
 
@@ -79,6 +88,10 @@ class Settings(AuthSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     graphiql: bool = False
+    # Prometheus /metrics: on its own port (METRICS_HOST:METRICS_PORT) when set, so the public
+    # port does not show business volumes; unset, it stays on the API port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65_535)
+    metrics_host: str = "127.0.0.1"
     # Serve the accounts web page at /app (app/web/).
     web_app: bool = False
     # How long start-up waits for the broker and the database before giving up.

@@ -165,7 +165,8 @@ class AccountQuery:
             str | None, strawberry.argument(description=TOKEN_DESCRIPTION)
         ] = None,
     ) -> Account | None:
-        await await_token(info, consistency_token)
         views = info.context.views
-        doc = await (views.account_as_of(str(id), as_of) if as_of else views.account(str(id)))
+        # A foreign account is refused before any wait (a missing one may be what the write made).
+        await await_token(info, consistency_token, lambda: views.account(str(id)))
+        doc = await (views.account_as_of(str(id), as_of) if as_of else views.account_by_id(str(id)))
         return Account.from_view(doc, as_of) if doc else None

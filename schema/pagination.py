@@ -12,6 +12,7 @@ from graphql import GraphQLError
 T = TypeVar("T")
 
 MAX_PAGE = 100
+MAX_CURSOR = 1024
 
 
 @strawberry.type
@@ -45,13 +46,15 @@ def encode_cursor(kind: str, value: str) -> str:
 def decode_cursor(kind: str, cursor: str) -> str:
     """The value inside a cursor of this kind, or a BAD_CURSOR error."""
     try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        # validate: a cursor we did not make (any stray character) is refused, not half-read.
+        raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True)
+        text = raw.decode() if len(cursor) <= MAX_CURSOR else ""
+    except (binascii.Error, UnicodeError, ValueError):
         text = ""
     prefix = f"{kind}:"
     if not text.startswith(prefix):
         raise GraphQLError(
-            f"invalid cursor {cursor!r} for {kind}", extensions={"code": "BAD_CURSOR"}
+            f"invalid cursor {cursor[:80]!r} for {kind}", extensions={"code": "BAD_CURSOR"}
         )
     return text[len(prefix) :]
 

@@ -71,7 +71,7 @@ async def _transaction_feed(
         start = transaction_position(after)
     async with hub.subscribe("accounts", account_id) as subscriber:
         changes = aiter(subscriber)
-        account = await views.account(account_id)  # FORBIDDEN for another customer's
+        account = await views.account_by_id(account_id)  # FORBIDDEN unless the caller may see it
         # Rows sent while reading history that changed after it began: not sent again.
         sent: dict[str, int] = {}
         if feed is None:
@@ -155,11 +155,12 @@ class Subscription:
     async def account_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Account, None]:
         views = info.context.views
         async for account in _follow(
-            # Ownership is checked again on each change (an account may be opened later).
+            # Ownership is checked again on each change (staff may follow an account not yet
+            # opened; a customer gets FORBIDDEN for it, as for another's, so ids tell nothing).
             info,
             "accounts",
             str(id),
-            views.account,
+            views.account_by_id,
             views.may_see_account,
             Account.from_view,
         ):
