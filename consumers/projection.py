@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from consumers.facts import FactEvent
+from consumers.outbox import Publication
 
 State = dict[str, Any]
 Handler = Callable[[State, FactEvent], State]
@@ -52,6 +53,8 @@ class Projection:
     # The data field that names the document an event belongs to (e.g. "accountId").
     key_field: ClassVar[str]
     join: ClassVar[Join | None] = None
+    # Set when each change of a document is published as a Fact Event (consumers/outbox.py).
+    publishes: ClassVar[Publication | None] = None
     handlers: ClassVar[dict[str, Handler]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
