@@ -14,7 +14,7 @@ from starlette.routing import Route
 from upstream import owner as owner_module
 from upstream.database import Database
 from upstream.events import CUSTOMERS_SOURCE, fact
-from upstream.outbox import Relay
+from upstream.outbox import OutboxTable, Relay
 from upstream.owner import Outcome, Owner, json_body
 from upstream.validation import invalid, not_found, parse_email, parse_text, require
 
@@ -44,7 +44,8 @@ def _load(conn: sqlite3.Connection, customer_id: str) -> sqlite3.Row:
 
 def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC) -> Starlette:
     database = Database(db_path, owner_module.schema(_ENTITIES))
-    owner = Owner(CUSTOMERS_SOURCE, database, Relay(database, bootstrap_servers, topic))
+    outbox = OutboxTable(database)
+    owner = Owner(CUSTOMERS_SOURCE, database, Relay(outbox, bootstrap_servers, topic), outbox)
 
     async def register(request: Request) -> JSONResponse:
         body = await json_body(request)
