@@ -39,7 +39,7 @@ from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
 from tests.facts import produce
 from tests.integration.conftest import eventually
-from tests.integration.test_crash import Consumer
+from tests.integration.test_crash import FACTVIEW, Consumer
 from tests.scratch import differences, stored_views, views_from_scratch
 from tests.workload import workload
 
@@ -216,6 +216,25 @@ async def test_published_overviews_rebuild_the_views_downstream_across_sigkills(
         version = event["data"]["version"]
         assert event["id"] == f"customer-overview:{event['subject']}:{version:010d}"
     assert code == 0, consumer.log.read_text()[-2000:]
+
+    # The project's own tool for watching the chain: `factview tail TOPIC`.
+    tail = await asyncio.create_subprocess_exec(
+        FACTVIEW,
+        "tail",
+        published,
+        "--count",
+        "3",
+        "--idle",
+        "10",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(tail.communicate(), 60)
+    assert tail.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert [line["value"]["type"] for line in lines] == ["customer-overview.changed"] * 3
+    assert all(line["key"] == line["value"]["subject"] for line in lines)
     await client.drop_database(db.name)
     await client.drop_database(second.name)
 
