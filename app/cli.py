@@ -257,10 +257,41 @@ async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> No
     from consumers.engine import FoldEngine
 
     async with connected(settings) as db:
-        outcome = await redrive(FoldEngine(db, consumer_group=settings.kafka_group_id), ids)
+        engine = FoldEngine(
+            db, consumer_group=settings.kafka_group_id, publish=settings.publish_topic is not None
+        )
+        outcome = await redrive(engine, ids)
     for letter_id, reason in outcome.still_failing.items():
         typer.echo(f"{letter_id}  still failing: {reason}", err=True)
     typer.echo(f"redriven: {len(outcome.redriven)}, still failing: {len(outcome.still_failing)}")
+
+
+@cli.command()
+def tail(
+    topic: str = typer.Argument(..., help="The topic to read, e.g. PUBLISH_TOPIC's."),
+    from_beginning: bool = typer.Option(True, help="Start at the oldest record, else the newest."),
+    count: int = typer.Option(0, min=0, help="Stop after this many records (0: follow)."),
+    idle: float = typer.Option(0.0, min=0, help="Stop after this many seconds with nothing new."),
+) -> None:
+    """Print a topic's records as JSON lines (key, partition, offset, event): watch a chain."""
+    settings = _settings()
+    _run(_tail(settings, topic, from_beginning, count, idle))
+
+
+async def _tail(
+    settings: Settings, topic: str, from_beginning: bool, count: int, idle: float
+) -> None:
+    from app.tail import records
+
+    async for line in records(
+        settings.kafka_bootstrap_servers,
+        topic,
+        from_beginning=from_beginning,
+        count=count,
+        idle=idle,
+        startup_timeout=settings.startup_timeout_seconds,
+    ):
+        typer.echo(line)
 
 
 @cli.command()

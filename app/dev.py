@@ -30,6 +30,8 @@ from app.topics import ensure_topics
 HOST = "127.0.0.1"
 CUSTOMERS_TOPIC = "customers.facts"
 ACCOUNTS_TOPIC = "accounts.facts"
+# factview's own Fact Events (consumers/outbox.py): the C -> D link of the chain.
+PUBLISH_TOPIC = "customer-overview.facts"
 
 # The article's bank example and a few more: money moves through the owners, never the views.
 DEMO: list[dict[str, Any]] = [
@@ -102,7 +104,7 @@ async def run_dev(port: int) -> None:
         mongo = start_secantus(None, work / "secantus", work)
         async with _server(mongo):
             bootstrap = f"{HOST}:{kafka.port}"
-            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC])
+            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC, PUBLISH_TOPIC])
             customers_port, accounts_port = free_port(), free_port()
             settings = Settings(
                 _env_file=None,  # type: ignore[call-arg]
@@ -112,6 +114,7 @@ async def run_dev(port: int) -> None:
                 mongodb_database="factview",
                 customers_owner_url=f"http://{HOST}:{customers_port}",
                 accounts_owner_url=f"http://{HOST}:{accounts_port}",
+                publish_topic=PUBLISH_TOPIC,
                 graphiql=True,
                 web_app=True,
                 auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
@@ -222,6 +225,11 @@ def _banner(
     console.print(f"  GraphiQL as staff: {graphiql_staff}", soft_wrap=True)
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
     console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
+    console.print(
+        f"  watch what factview publishes: KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
+        f".venv/bin/factview tail {PUBLISH_TOPIC}",
+        soft_wrap=True,
+    )
     console.print(f"  demo customers: {', '.join(ids)}")
     console.print(
         "  try: { customers { nodes { id name totalBalance accounts { id currency balance } } } }"

@@ -47,6 +47,14 @@ class Settings(AuthSettings):
     # latency when traffic is light (aiokafka's default of 500 ms alone misses a 250 ms goal).
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
 
+    # factview as an upstream (consumers/outbox.py, app/relay.py): the topic its composed views
+    # are published to (off when unset), the CloudEvents `source` naming this deployment, and
+    # the lease that lets one relay of many publish at a time.
+    publish_topic: str | None = Field(default=None, min_length=1)
+    publish_source: str = Field(default="factview", min_length=1)
+    publish_lease_seconds: float = Field(default=10.0, ge=1, le=300)
+    publish_batch: int = Field(default=500, ge=1, le=10_000)
+
     mongodb_uri: str = "mongodb://localhost:27017/?replicaSet=rs0"
     mongodb_database: str = "factview"
 

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from consumers import replay, rows
+from consumers import outbox, replay, rows
 from consumers.decoding import RawRecord
 from consumers.facts import FactEvent
 from consumers.log import to_log_document
@@ -39,6 +39,7 @@ class BatchOutcome:
     duplicates: int = 0
     dead_lettered: int = 0
     refolded: int = 0
+    published: int = 0
     changed: dict[str, list[str]] = field(default_factory=dict)
     # What the batch held and what of it was new to the log (metrics count these).
     consumed: list[FactEvent] = field(default_factory=list)
@@ -65,10 +66,13 @@ class FoldEngine:
         db: AsyncDatabase[Document],
         projections: tuple[type[Projection], ...] = PROJECTIONS,
         consumer_group: str = "factview",
+        publish: bool = False,
     ) -> None:
         self.db = db
         self.projections = projections
         self.consumer_group = consumer_group
+        # Write the outbox rows of views that publish (off unless PUBLISH_TOPIC is set).
+        self.publish = publish
 
     async def apply(
         self,
@@ -202,6 +206,8 @@ class FoldEngine:
                     session=session,
                 )
             outcome.changed[projection.name] = sorted(changed[projection.name])
+        if self.publish:
+            outcome.published = await outbox.write(self.db, self.projections, changed, session)
 
     async def _fold_view(
         self,

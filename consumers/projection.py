@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from consumers.facts import FactEvent, position
+from consumers.outbox import Publication
 
 State = dict[str, Any]
 Row = dict[str, Any]
@@ -101,6 +102,8 @@ class Projection:
     key_field: ClassVar[str]
     join: ClassVar[Join | None] = None
     rows: ClassVar[Rows | None] = None
+    # Set when each change of a document is published as a Fact Event (consumers/outbox.py).
+    publishes: ClassVar[Publication | None] = None
     handlers: ClassVar[dict[str, Handler]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

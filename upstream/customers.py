@@ -16,7 +16,7 @@ from upstream import owner as owner_module
 from upstream.authorization import guarded, staff_only, the_customer
 from upstream.database import Database
 from upstream.events import CUSTOMERS_SOURCE, fact
-from upstream.outbox import Relay
+from upstream.outbox import OutboxTable, Relay
 from upstream.owner import Outcome, Owner, json_body
 from upstream.validation import invalid, not_found, parse_email, parse_text, require
 
@@ -48,8 +48,9 @@ def create_app(
     db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC, *, verifier: TokenVerifier
 ) -> Starlette:
     database = Database(db_path, owner_module.schema(_ENTITIES))
-    relay = Relay(database, bootstrap_servers, topic)
-    owner = Owner(CUSTOMERS_SOURCE, database, relay, verifier)
+    outbox = OutboxTable(database)
+    relay = Relay(outbox, bootstrap_servers, topic)
+    owner = Owner(CUSTOMERS_SOURCE, database, relay, verifier, outbox)
 
     async def register(request: Request) -> JSONResponse:
         body = await json_body(request)

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from app.auth import TokenVerifier
 from upstream import authorization, idempotency, outbox
 from upstream.database import Database
-from upstream.outbox import Relay
+from upstream.outbox import Outbox, OutboxTable, Relay
 from upstream.validation import OwnerError, invalid
 
 T = TypeVar("T")
@@ -40,12 +40,19 @@ class Outcome:
 
 class Owner:
     def __init__(
-        self, source: str, database: Database, relay: Relay, verifier: TokenVerifier
+        self,
+        source: str,
+        database: Database,
+        relay: Relay,
+        verifier: TokenVerifier,
+        outbox: Outbox | None = None,
     ) -> None:
         self.source = source
         self.database = database
         self.relay = relay
         self.verifier = verifier
+        # Where the facts of a write go: the outbox table, or an event-sourced owner's events.
+        self.outbox: Outbox = outbox if outbox is not None else OutboxTable(database)
 
     async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -74,7 +81,7 @@ class Owner:
                         return stored[0], stored[1], False
                 outcome = operation(conn)
                 for fact in outcome.facts:
-                    outbox.append(conn, fact)
+                    self.outbox.append(conn, fact)
                 response = {
                     **outcome.body,
                     "factIds": [fact.get_id() for fact in outcome.facts],
@@ -142,6 +149,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-def schema(entities: str) -> str:
-    """An owner's full schema: its own tables plus the outbox and the idempotency keys."""
-    return entities + outbox.OUTBOX_SCHEMA + idempotency.IDEMPOTENCY_SCHEMA
+def schema(entities: str, *, outbox_table: bool = True) -> str:
+    """An owner's full schema: its own tables plus the outbox (unless its events are the
+    outbox) and the idempotency keys."""
+    return (
+        entities + (outbox.OUTBOX_SCHEMA if outbox_table else "") + idempotency.IDEMPOTENCY_SCHEMA
+    )
