@@ -22,7 +22,7 @@ from rich.console import Console
 from starlette.applications import Starlette
 
 from app.asgi import create_app
-from app.auth import Role, token_for
+from app.auth import Role, token_for, verifier_from
 from app.embedded import EmbeddedServerError, ServerProcess, free_port, start_secantus, start_tansu
 from app.embedded import mongodb_uri as secantus_uri
 from app.runtime import Runtime
@@ -34,6 +34,8 @@ from upstream import dev_seed
 HOST = "127.0.0.1"
 CUSTOMERS_TOPIC = "customers.facts"
 ACCOUNTS_TOPIC = "accounts.facts"
+# factview's own Fact Events (consumers/outbox.py): the C -> D link of the chain.
+PUBLISH_TOPIC = "customer-overview.facts"
 # Where the stack's settings go, for the commands run in a second terminal (rebuild, refold,
 # dead-letters): Settings reads this file when it is present.
 ENV_FILE = Path(".env.dev")
@@ -60,10 +62,11 @@ async def _server(process: ServerProcess) -> AsyncIterator[ServerProcess]:
         await asyncio.to_thread(process.stop)
 
 
-async def seed(customers_url: str, accounts_url: str) -> list[str]:
-    """Create the demo data through the owners' HTTP API; returns the customer ids."""
+async def seed(customers_url: str, accounts_url: str, staff_token: str) -> list[str]:
+    """Create the demo data through the owners' HTTP API, as staff; returns the customer ids."""
     ids: list[str] = []
-    async with httpx.AsyncClient(timeout=10) as http:
+    headers = {"Authorization": f"Bearer {staff_token}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as http:
         for person in DEMO:
             r = await http.post(
                 f"{customers_url}/customers",
@@ -112,33 +115,43 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
         mongo = start_secantus(None, work / "secantus", work)
         async with _server(mongo):
             bootstrap = f"{HOST}:{kafka.port}"
-            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC])
-            stores = (str(work / "customers.sqlite3"), str(work / "accounts.sqlite3"))
+            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC, PUBLISH_TOPIC])
+            customers_port, accounts_port = free_port(), free_port()
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                kafka_bootstrap_servers=bootstrap,
+                kafka_topics=[CUSTOMERS_TOPIC, ACCOUNTS_TOPIC],
+                mongodb_uri=secantus_uri(mongo.port),
+                mongodb_database="factview",
+                customers_owner_url=f"http://{HOST}:{customers_port}",
+                accounts_owner_url=f"http://{HOST}:{accounts_port}",
+                publish_topic=PUBLISH_TOPIC,
+                graphiql=True,
+                web_app=True,
+                auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
+            )
+            # The owners verify tokens with factview's settings: one secret for the whole stack.
+            verifier = verifier_from(settings)
             owner_apps = (
-                customers.create_app(stores[0], bootstrap, CUSTOMERS_TOPIC),
-                accounts.create_app(stores[1], bootstrap, ACCOUNTS_TOPIC),
+                customers.create_app(
+                    str(work / "customers.sqlite3"), bootstrap, CUSTOMERS_TOPIC, verifier=verifier
+                ),
+                accounts.create_app(
+                    str(work / "accounts.sqlite3"), bootstrap, ACCOUNTS_TOPIC, verifier=verifier
+                ),
             )
             owners: list[RunningServer] = []
             try:
-                for owner_app in owner_apps:
-                    owners.append(await start_server(owner_app, HOST, free_port()))
-                settings = Settings(
-                    _env_file=None,  # type: ignore[call-arg]
-                    kafka_bootstrap_servers=bootstrap,
-                    kafka_topics=[CUSTOMERS_TOPIC, ACCOUNTS_TOPIC],
-                    mongodb_uri=secantus_uri(mongo.port),
-                    mongodb_database="factview",
-                    customers_owner_url=owners[0].url,
-                    accounts_owner_url=owners[1].url,
-                    graphiql=True,
-                    web_app=True,
-                    auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
-                )
+                for owner_app, owner_port in zip(
+                    owner_apps, (customers_port, accounts_port), strict=True
+                ):
+                    owners.append(await start_server(owner_app, HOST, owner_port))
                 runtime = await Runtime.start(settings)
                 try:
                     api = await start_server(create_app(settings, runtime), HOST, port)
                     try:
-                        ids = await _seed(stores, owner_apps, owners)
+                        staff = dev_token(settings, "dev-staff", "staff")
+                        ids = await _seed(owner_apps, owners, staff)
                         written = write_env_file(env_file, settings, api.url)
                         try:
                             _banner(
@@ -150,7 +163,7 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
                                 settings.mongodb_uri,
                                 web_app_urls(api.url, settings, ids),
                                 {
-                                    "staff": dev_token(settings, "dev-staff", "staff"),
+                                    "staff": staff,
                                     "customer": dev_token(settings, ids[0], "customer"),
                                 },
                                 env_file,
@@ -169,14 +182,15 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
 
 
 async def _seed(
-    stores: tuple[str, str], owner_apps: tuple[Starlette, Starlette], owners: list[RunningServer]
+    owner_apps: tuple[Starlette, Starlette], owners: list[RunningServer], staff_token: str
 ) -> list[str]:
     """The story, straight into the owners' stores, then the customers made over HTTP: the ids."""
-    await asyncio.to_thread(dev_seed.seed_customers, stores[0])
-    await asyncio.to_thread(dev_seed.seed_accounts, stores[1])
-    for owner_app in owner_apps:  # publish the seeded facts now, not at the relay's next poll
-        owner_app.state.owner.relay.notify()
-    return [dev_seed.CUSTOMER, *await seed(owners[0].url, owners[1].url)]
+    customers, accounts = (app.state.owner for app in owner_apps)
+    await asyncio.to_thread(dev_seed.seed_customers, customers)
+    await asyncio.to_thread(dev_seed.seed_accounts, accounts)
+    for owner in (customers, accounts):  # publish the story now, not at the relay's next poll
+        owner.relay.notify()
+    return [dev_seed.CUSTOMER, *await seed(owners[0].url, owners[1].url, staff_token)]
 
 
 def check_port(port: int) -> None:
@@ -268,6 +282,10 @@ def _banner(
     console.print(f"  GraphiQL as staff: {graphiql_staff}")
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
     console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
+    console.print(
+        f"  watch what factview publishes: KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
+        f".venv/bin/factview tail {PUBLISH_TOPIC}"
+    )
     console.print(f"  demo customers: {', '.join(ids)}")
     console.print(
         f"  seeded: {dev_seed.CUSTOMER} ({dev_seed.NAME}) with {dev_seed.EUR_ACCOUNT} and "

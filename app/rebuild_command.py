@@ -115,8 +115,8 @@ async def run_rebuild(
 async def run_refold(settings: Settings, projection: type[Projection], ids: list[str]) -> None:
     async with connected(settings) as db:
         states = await refold_documents(db, projection, ids)
-    for key, state in states.items():
-        if state is None:
+    for key, folded in states.items():
+        if folded is None:
             typer.echo(f"{projection.name} {key}: no events in the log; document removed")
         else:
-            typer.echo(f"{projection.name} {key}: refolded, version {state.get('version', 0)}")
+            typer.echo(f"{projection.name} {key}: refolded, version {folded[0].get('version', 0)}")

@@ -1,10 +1,11 @@
 """DEV SEED, for `factview dev` only: the article's bank story as history the owners already hold.
 
 The demo owners stamp every fact with the current time, so no HTTP call can make a history with
-fixed business times. This writes the story straight into the owners' own stores, rows and
-outbox facts in one transaction each, as if it had happened on 2026-01-01; each owner's relay
-then publishes the facts in outbox order, so the late deposit really arrives late (after the
-correction). Owners and views then agree: the seeded customer can move money in its accounts.
+fixed business times. This writes the story straight into the owners' own stores (the customer's
+row and fact; the accounts' events, which are the accounts owner's whole state), one transaction
+each, as if it had happened on 2026-01-01; each owner's relay then publishes the facts in the
+order written, so the late deposit really arrives late (after the correction). Owners and views
+agree: the seeded customer can move money in its accounts.
 
 Stable ids (cus-0000, acc-0000, acc-0001, event ids like acc-0000-3) make the README's examples
 reproducible, cursors included.
@@ -17,9 +18,8 @@ from typing import Any
 
 from cloudevents.core.v1.event import CloudEvent
 
-from upstream import outbox
-from upstream.database import Database
 from upstream.events import ACCOUNTS_SOURCE, CUSTOMERS_SOURCE
+from upstream.owner import Owner
 
 CUSTOMER = "cus-0000"
 NAME = "Ada Lovelace"
@@ -82,36 +82,24 @@ CUSTOMER_FACTS = [
 ]  # fmt: skip
 
 
-def seed_customers(path: str) -> None:
-    """The story's customer, into the customers owner's store (created by its start-up)."""
-    with Database(path, "").write() as conn:
+def seed_customers(owner: Owner) -> None:
+    """The story's customer: its row and its fact, in one of the customers owner's transactions."""
+    with owner.database.write() as conn:
         if conn.execute("SELECT 1 FROM customers WHERE id = ?", (CUSTOMER,)).fetchone():
             return  # seeded already
         conn.execute(
             "INSERT INTO customers (id, name, email) VALUES (?, ?, ?)", (CUSTOMER, NAME, EMAIL)
         )
         for fact in CUSTOMER_FACTS:
-            outbox.append(conn, fact)
+            owner.outbox.append(conn, fact)
 
 
-def seed_accounts(path: str) -> None:
-    """The story's accounts and transactions (as they stand after the correction)."""
-    with Database(path, "").write() as conn:
-        if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (EUR_ACCOUNT,)).fetchone():
+def seed_accounts(owner: Owner) -> None:
+    """The story's accounts: the accounts owner is event-sourced, so its facts are all it keeps."""
+    with owner.database.write() as conn:
+        if conn.execute(
+            "SELECT 1 FROM account_events WHERE account_id = ?", (EUR_ACCOUNT,)
+        ).fetchone():
             return
-        conn.executemany(
-            "INSERT INTO accounts (id, customer_id, currency, status) VALUES (?, ?, ?, 'OPEN')",
-            [(EUR_ACCOUNT, CUSTOMER, "EUR"), (USD_ACCOUNT, CUSTOMER, "USD")],
-        )
-        conn.executemany(
-            "INSERT INTO transactions (id, account_id, kind, amount, corrected)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [
-                ("t1", EUR_ACCOUNT, "DEPOSIT", "12.00", 1),
-                ("t2", EUR_ACCOUNT, "WITHDRAWAL", "3.00", 0),
-                ("t3", EUR_ACCOUNT, "DEPOSIT", "5.00", 0),
-                ("t4", USD_ACCOUNT, "DEPOSIT", "250.00", 0),
-            ],
-        )
         for fact in ACCOUNT_FACTS:
-            outbox.append(conn, fact)
+            owner.outbox.append(conn, fact)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC = Path(__file__).parent / "static"
 
@@ -56,9 +56,27 @@ async def index(request: Request) -> Response:
     return response
 
 
+class WithHeaders:
+    """The page's headers on every file under `/app/` too (`/app/`, `/app/index.html`, …)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in self.headers}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message["headers"] = kept + self.headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def routes() -> list[BaseRoute]:
     """`/app` (the page) and `/app/…` (its files), gzipped for clients that take it."""
     return [
         Route("/app", GZipMiddleware(Route("/app", index)), methods=["GET"]),
-        Mount("/app", app=GZipMiddleware(FILES), name="web"),
+        Mount("/app", app=GZipMiddleware(WithHeaders(FILES)), name="web"),
     ]

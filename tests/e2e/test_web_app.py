@@ -123,6 +123,7 @@ def test_live_balances_and_writes_in_a_browser(stack: DevStack, browser: Browser
     # The first URL printed for the page: signed in as the seeded customer, Ada (cus-0000).
     url = stack.wait_for(r"web app: (\S+)").group(1)
     accounts_owner = stack.wait_for(r"accounts owner: (\S+)").group(1)
+    staff = stack.wait_for(r"staff token: (\S+)").group(1)
     page, problems = open_page(browser, url, 1280, 900)
     page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
 
@@ -166,7 +167,10 @@ def test_live_balances_and_writes_in_a_browser(stack: DevStack, browser: Browser
     # as one short sentence naming the account.
     account_id = eur.get_attribute("data-account-id")
     r = httpx.post(
-        f"{accounts_owner}/accounts/{account_id}/deposits", json={"amount": "100.00"}, timeout=10
+        f"{accounts_owner}/accounts/{account_id}/deposits",
+        json={"amount": "100.00"},
+        headers={"Authorization": f"Bearer {staff}"},
+        timeout=10,
     )
     assert r.status_code == 201, r.text
     expect(balance).to_have_text("€119.25", timeout=LIVE)
