@@ -434,6 +434,46 @@ def test_graphiql_subscription_sees_a_deposit_made_in_another_tab(
     context.close()
 
 
+def test_older_transactions_page_back_from_the_newest(stack: DevStack, browser: Browser) -> None:
+    owners = stack.wait_for(r"customers owner: (\S+)\s+accounts owner: (\S+)")
+    staff = stack.wait_for(r"staff token: (\S+)").group(1)
+    with httpx.Client(headers={"Authorization": f"Bearer {staff}"}, timeout=10) as owner:
+        r = owner.post(f"{owners.group(1)}/customers", json={"name": "Ida", "email": "ida@x.org"})
+        customer_id = r.json()["customerId"]
+        r = owner.post(
+            f"{owners.group(2)}/accounts", json={"customerId": customer_id, "currency": "EUR"}
+        )
+        account_id = r.json()["accountId"]
+        for n in range(1, 13):  # 12 deposits: more than the newest page of 10
+            r = owner.post(
+                f"{owners.group(2)}/accounts/{account_id}/deposits", json={"amount": f"{n}.00"}
+            )
+            assert r.status_code == 201, r.text
+
+    page, problems = open_page(browser, staff_url(stack), 1024, 900)
+    choose(page, "Ida")
+    eur = account_card(page, "EUR")
+    rows = eur.locator(".transactions li")
+    expect(eur.locator(".balance")).to_have_text("€78.00", timeout=LIVE)
+    expect(rows).to_have_count(10)  # the newest 10, newest first
+    expect(rows.first).to_contain_text("Deposit€12.00")
+    expect(rows.last).to_contain_text("Deposit€3.00")
+    older = eur.get_by_role("button", name="Show older transactions")
+    older.click()
+    expect(rows).to_have_count(12)
+    expect(rows.last).to_contain_text("Deposit€1.00")
+    expect(older).to_be_hidden()
+    expect(rows.nth(10)).to_be_focused()  # where the list went on, not lost to the page
+    # A new transaction pushes the page's oldest out of the newest 10: it stays listed.
+    eur.get_by_label("Amount (EUR)").fill("13")
+    eur.get_by_role("button", name="Deposit").click()
+    expect(eur.locator(".balance")).to_have_text("€91.00")
+    expect(rows).to_have_count(13)
+    expect(rows).to_contain_text([f"€{n}.00" for n in range(13, 0, -1)])
+    assert_accessible(page, "older transactions shown")
+    assert problems == []
+
+
 def test_static_files_are_compressed_and_revalidated(stack: DevStack) -> None:
     stack.wait_for(r"factview is up")
     base = f"http://127.0.0.1:{stack.port}"

@@ -7,12 +7,12 @@ import {
   Q_CUSTOMER,
   Q_CUSTOMERS,
   Q_NAME,
+  Q_OLDER,
   S_ACCOUNT,
   S_CUSTOMER,
 } from "./operations.js";
 
 const TOKEN_KEY = "factview.token";
-const TX_SHOWN = 10;
 
 const MOVES = {
   deposit: { query: M_DEPOSIT, done: "Deposited" },
@@ -473,7 +473,15 @@ function applyAccount(current, account, { confirmed = false, quiet = false } = {
 
 function createCard(current, account) {
   const card = $("#account-card").content.firstElementChild.cloneNode(true);
-  const entry = { card, view: null, pending: false, stop: null, shownBalance: undefined };
+  const entry = {
+    card,
+    view: null,
+    pending: false,
+    stop: null,
+    shownBalance: undefined,
+    rows: [], // the transactions listed, newest first
+    older: null, // {cursor, hasPrevious} once older pages were asked for
+  };
   card.dataset.accountId = account.id;
   card.dataset.order = cardOrder(account);
   const input = $(".amount", card);
@@ -485,6 +493,7 @@ function createCard(current, account) {
     move(current, entry, event.submitter?.value ?? "deposit");
   });
   input.addEventListener("input", () => delete entry.idempotencyKey);
+  $(".older", card).addEventListener("click", () => showOlder(current, entry));
   const list = $("#accounts");
   const next = [...list.children].find((other) => other.dataset.order > card.dataset.order);
   list.insertBefore(card, next ?? null);
@@ -514,12 +523,56 @@ function renderAccount(entry) {
   $(".pending", card).hidden = !entry.pending;
   setText($(".amount-label", card), `Amount${currency ? ` (${currency})` : ""}`);
   setText($(".account-id", card), `Account ${view.id} · version ${view.version}`);
-  const txs = view.transactions.nodes.slice(-TX_SHOWN).reverse();
-  $(".no-tx", card).hidden = txs.length > 0;
-  const key = JSON.stringify(txs);
+  renderTransactions(entry);
+}
+
+/**
+ * Newest first: the view's latest page, then the older pages the user asked for. Once older
+ * pages are shown, rows that a new transaction pushes out of the latest page stay listed.
+ */
+function renderTransactions(entry) {
+  const { card, view } = entry;
+  const latest = view.transactions.nodes.slice().reverse();
+  let rows = latest;
+  if (entry.older) {
+    const fresh = new Set(latest.map((tx) => tx.id));
+    rows = [...latest, ...entry.rows.filter((tx) => !fresh.has(tx.id))];
+  }
+  entry.rows = rows;
+  $(".no-tx", card).hidden = rows.length > 0;
+  const key = JSON.stringify(rows);
   if (entry.txKey !== key) {
     entry.txKey = key;
-    $(".transactions", card).replaceChildren(...txs.map((tx) => transactionItem(tx, currency)));
+    $(".transactions", card).replaceChildren(...rows.map((tx) => transactionItem(tx, view.currency)));
+  }
+  const more = entry.older ? entry.older.hasPrevious : view.transactions.pageInfo.hasPreviousPage;
+  $(".older", card).hidden = !more;
+}
+
+/** The page of transactions before the oldest shown (keyset cursor, so nothing is skipped). */
+async function showOlder(current, entry) {
+  const button = $(".older", entry.card);
+  const before = entry.older?.cursor ?? entry.view.transactions.pageInfo.startCursor;
+  button.disabled = true;
+  try {
+    const { account } = await request(Q_OLDER, { id: entry.view.id, before }, token);
+    if (shown !== current || !account) return;
+    const page = account.transactions;
+    const shownBefore = entry.rows.length;
+    entry.rows = [...entry.rows, ...page.nodes.slice().reverse()];
+    entry.older = { cursor: page.pageInfo.startCursor, hasPrevious: page.pageInfo.hasPreviousPage };
+    renderTransactions(entry);
+    if (button.hidden) {
+      // The button went away with the focus on it: continue from the first row it brought.
+      const first = $(".transactions", entry.card).children[shownBefore];
+      first?.setAttribute("tabindex", "-1");
+      first?.focus();
+    }
+  } catch (error) {
+    if (isAuthError(error)) return signInAgain(error.message);
+    showPageError(describe(error));
+  } finally {
+    button.disabled = false;
   }
 }
 

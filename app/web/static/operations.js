@@ -2,16 +2,18 @@
 // `factview trusted-documents` can import this module (with node) and list them, byte for byte,
 // in the trusted-documents manifest (app/web/trusted-documents.json).
 
-// The API lists an account's transactions oldest first (forward paging only), so the page asks
-// for one full page and shows the newest few of it.
-const TX_PAGE = 100;
+// The newest few transactions come with every view of an account (live too); older ones are
+// read a page at a time, backwards from the oldest shown (keyset cursors: a late transaction
+// never shifts a page already read).
+const TX_PAGE = 10;
+const TX_PAGE_FIELDS = `
+  nodes { id kind amount occurredAt balanceAfter corrected }
+  pageInfo { hasPreviousPage startCursor }`;
 
 const ACCOUNT_FIELDS = `
   fragment AccountFields on Account {
     id currency status balance version updatedAt
-    transactions(first: ${TX_PAGE}) {
-      nodes { id kind amount occurredAt balanceAfter corrected }
-    }
+    transactions(last: ${TX_PAGE}) { ${TX_PAGE_FIELDS} }
   }`;
 const CUSTOMER_FIELDS = `
   fragment CustomerFields on Customer { id name email accounts { ...AccountFields } }`;
@@ -22,6 +24,8 @@ export const Q_CUSTOMER = `query Customer($id: ID!) { customer(id: $id) { ...Cus
   ${CUSTOMER_FIELDS} ${ACCOUNT_FIELDS}`;
 export const Q_ACCOUNT_AFTER = `query AccountAfter($id: ID!, $token: String!) {
   account(id: $id, consistencyToken: $token) { ...AccountFields } } ${ACCOUNT_FIELDS}`;
+export const Q_OLDER = `query OlderTransactions($id: ID!, $before: String!) {
+  account(id: $id) { id transactions(last: ${TX_PAGE}, before: $before) { ${TX_PAGE_FIELDS} } } }`;
 export const S_CUSTOMER = `subscription CustomerUpdated($id: ID!) {
   customerUpdated(id: $id) { ...CustomerFields } } ${CUSTOMER_FIELDS} ${ACCOUNT_FIELDS}`;
 export const S_ACCOUNT = `subscription AccountUpdated($id: ID!) {
