@@ -17,7 +17,7 @@ from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
 from tests.facts import produce
 from tests.integration.conftest import eventually
-from tests.scratch import differences, stored_views, views_from_scratch
+from tests.support import oracle, stored
 from tests.workload import workload
 
 
@@ -65,8 +65,8 @@ async def test_a_broker_that_comes_up_late_and_restarts_is_caught_up_with(
         await produce(bootstrap, topics[1], first.accounts + second.accounts)
         total = len(first.unique_ids | second.unique_ids)
         await eventually(logged, lambda n: n == total, timeout=90)
-        expected = views_from_scratch(first.facts() + second.facts())
-        assert differences(expected, await stored_views(db)) == []
+        expected = oracle.views(first.facts() + second.facts())
+        assert oracle.differences(expected, await stored.read_views(db)) == []
         assert not task.done()
     finally:
         stopping.set()
