@@ -8,6 +8,7 @@ import signal
 import sys
 from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,19 +118,23 @@ async def test_sigkill_mid_rebuild_leaves_the_live_view_and_the_next_rebuild_suc
     assert await db["accounts__rebuild"].count_documents({}) < 1500  # it really was midway
     assert await documents(db) == before
 
-    # The dead run's lock is still held for a moment: a new run is refused in one line.
+    # The dead run left its lock behind. Within its expiry (pinned here, so the check never
+    # races the 3 s lifetime) a new run is refused in one line.
+    held = {"_id": lock_id("accounts")}
+    lock = await db[LOCKS].find_one(held)
+    assert lock is not None and lock["phase"] == "rebuilding", lock
+    await db[LOCKS].update_one(
+        held, {"$set": {"expiresAt": datetime.now(UTC) + timedelta(seconds=60)}}
+    )
     code, err = await run(rebuild_command(mongo_uri, db), env(mongo_uri, db), tmp_path)
-    if await db[LOCKS].find_one({"_id": lock_id("accounts")}) is not None:
-        assert code == 1, err
-        assert err.strip().count("\n") == 0, err
-        assert "already being rebuilt" in err
+    assert code == 1, err
+    assert err.strip().count("\n") == 0, err
+    assert "already being rebuilt" in err
 
     # Once the lock lapses, the next run drops the stale shadow and succeeds.
-    code, err = await eventually(
-        lambda: run(rebuild_command(mongo_uri, db), env(mongo_uri, db), tmp_path),
-        lambda result: result[0] == 0,
-        timeout=30,
-    )
+    await db[LOCKS].update_one(held, {"$set": {"expiresAt": datetime.now(UTC)}})
+    code, err = await run(rebuild_command(mongo_uri, db), env(mongo_uri, db), tmp_path)
+    assert code == 0, err
     assert "rebuilt account: 1500 documents" in err, err
     assert "accounts__rebuild" not in await db.list_collection_names()
     expected = oracle.views(await stored.read_log(db))
