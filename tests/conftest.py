@@ -17,7 +17,7 @@ LOG_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "server-lo
 
 # `ci` (what `make test` runs): a few hundred examples for each property that does not set its
 # own count; a failure prints the blob that replays it (@reproduce_failure). `dev`: a quick loop.
-settings.register_profile("ci", max_examples=300, print_blob=True)
+settings.register_profile("ci", max_examples=200, print_blob=True)
 settings.register_profile("dev", max_examples=30, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

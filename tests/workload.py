@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from cloudevents.core.v1.event import CloudEvent
 
-from tests.facts import account_event, at, customer_event
+from consumers.decoding import decode
+from consumers.facts import FactEvent
+from tests.facts import account_event, at, customer_event, raw
 from tests.support.stored import LoggedEvent
 
 
@@ -28,6 +30,10 @@ class Workload:
             )
             for e in self.customers + self.accounts
         ]
+
+    def decoded(self) -> list[FactEvent]:
+        """The events as the consumer decodes them (to feed an engine), duplicates included."""
+        return [decode(raw(e)) for e in self.customers + self.accounts]
 
     @property
     def unique_ids(self) -> set[tuple[str, str]]:

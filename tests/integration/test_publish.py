@@ -245,7 +245,7 @@ async def test_redelivery_and_rebuild_publish_nothing_new(
     db = database(mongo_client, f"publish_quiet_{uuid.uuid4().hex[:10]}")
     load = workload(7, prefix="q", accounts=6, events=60)
     engine = FoldEngine(db, publish=True)
-    events = load.facts()
+    events = load.decoded()
     await engine.apply(events)
     rows = {d["_id"]: d async for d in db[OUTBOX].find({})}
     customers = {d["_id"]: d async for d in db.customers.find({})}

@@ -13,10 +13,8 @@ import uuid
 from collections import Counter
 
 from app.store import database, ensure_indexes, make_client
-from consumers.decoding import decode
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
-from tests.facts import raw
 from tests.support import oracle, stored
 from tests.workload import workload
 
@@ -32,7 +30,7 @@ async def test_two_engines_folding_overlapping_batches_fold_each_event_once(
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     load = workload(seed, prefix="rb", accounts=6, events=400)
-    events = [decode(raw(e)) for e in load.customers + load.accounts]
+    events = load.decoded()
     # The old owner folds the stream in batches of 20; the new one starts a little behind
     # (the last committed offset), so every batch of one overlaps a batch of the other.
     old = [events[n : n + 20] for n in range(0, len(events), 20)]

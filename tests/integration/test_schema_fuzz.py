@@ -32,6 +32,7 @@ LEAKS = ("Traceback", 'File "', "pymongo", "Error(")
 # The codes factview gives on purpose (README: errors), nothing else.
 KNOWN_CODES = {
     "BAD_CONSISTENCY_TOKEN",
+    "BAD_IDEMPOTENCY_KEY",
     "BAD_CURSOR",
     "BAD_REQUEST",
     "BAD_USER_INPUT",

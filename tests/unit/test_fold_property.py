@@ -147,7 +147,7 @@ def test_the_fold_does_not_depend_on_arrival_order(
 
 # Examples: the hypothesis profile's (tests/conftest.py: `ci` by default, `dev` for fewer).
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(deliveries(), st.lists(times, min_size=1, max_size=2))
+@given(deliveries(), st.lists(times, min_size=1, max_size=1))
 async def test_the_engine_equals_a_fold_from_scratch(
     mongo_uri: str,
     delivery: tuple[list[FactEvent], list[list[FactEvent]]],
