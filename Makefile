@@ -23,7 +23,7 @@ NEED_NPM = command -v npm >/dev/null || { \
 # The graphql-ws npm client the subscription test drives (pinned by its package-lock.json).
 NODE_CLIENT := tests/e2e/node
 
-.PHONY: run test lint typecheck install clean
+.PHONY: run test lint typecheck install clean mutation
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -70,6 +70,13 @@ test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/nod
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# Mutation testing of the ingest core (pyproject [tool.mutmut]) against the fast tests; long
+# (tens of minutes on two cores), so not part of `make test`. Results: `$(BIN)/mutmut results`.
+mutation: $(STAMP)
+	rm -rf mutants
+	HYPOTHESIS_PROFILE=dev $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
+
 lint: $(STAMP)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ruff format --check $(SRC)
@@ -78,4 +85,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

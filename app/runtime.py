@@ -80,6 +80,7 @@ class Runtime:
                         max_batch=settings.kafka_max_batch,
                         startup_timeout=settings.startup_timeout_seconds,
                         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+                        session_timeout_ms=settings.kafka_session_timeout_ms,
                     ),
                     engine,
                     on_batch=runtime._count_batch,

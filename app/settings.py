@@ -48,6 +48,9 @@ class Settings(AuthSettings):
     # How long the broker may hold a fetch waiting for records: the floor of every event's
     # latency when traffic is light (aiokafka's default of 500 ms alone misses a 250 ms goal).
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    # How long the group waits for a silent member before handing its partitions to another:
+    # what a crashed consumer costs before its replacement folds again (aiokafka's default).
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
 
     # factview as an upstream (consumers/outbox.py, app/relay.py): the topic its composed views
     # are published to (off when unset), the CloudEvents `source` naming this deployment, and

@@ -44,6 +44,7 @@ class ConsumerConfig:
     poll_timeout_ms: int = 200
     # The broker answers a fetch after this long even with nothing to send (aiokafka: 500).
     fetch_max_wait_ms: int = 50
+    session_timeout_ms: int = 10_000
 
 
 def to_raw(record: ConsumerRecord[bytes, bytes]) -> RawRecord:
@@ -112,6 +113,9 @@ class ConsumerRunner:
                 auto_offset_reset="earliest",
                 isolation_level="read_committed",
                 fetch_max_wait_ms=self.config.fetch_max_wait_ms,
+                session_timeout_ms=self.config.session_timeout_ms,
+                # Kafka's rule of thumb: three heartbeats per session.
+                heartbeat_interval_ms=self.config.session_timeout_ms // 3,
             )
             try:
                 await consumer.start()

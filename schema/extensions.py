@@ -79,6 +79,22 @@ class SubscriptionsOverWebSocket(SchemaExtension):
         yield
 
 
+class CodedErrors(SchemaExtension):
+    """A document the service refuses (syntax, validation, limits) says so in extensions.code.
+
+    Listed after MaskErrors, so it sees the errors before they are masked: one with no code and
+    no original error was raised by parsing or validation, never by a resolver.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or ():
+            if error.original_error is None and "code" not in (error.extensions or {}):
+                syntax = error.message.startswith("Syntax Error")
+                code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+                error.extensions = {**(error.extensions or {}), "code": code}
+
+
 class FreshnessHint(SchemaExtension):
     """Each view's newest folded event time, in the response's `extensions`."""
 
@@ -123,6 +139,7 @@ def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
     ]
     if limits.mask_errors:
         chosen.append(partial(MaskErrors, should_mask_error=_should_mask))
+    chosen.append(CodedErrors)
     return chosen
 
 

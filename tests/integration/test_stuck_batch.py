@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
@@ -83,23 +84,32 @@ async def test_a_failing_fold_is_retried_not_skipped(
     engine = CountingEngine(db, buggy)
     runner = ConsumerRunner(ConsumerConfig(kafka_bootstrap, group, topics), engine)
     stopping = asyncio.Event()
-    task = asyncio.create_task(runner.run(stopping))
-    try:
-        # The runner has the batch and keeps failing on it: nothing logged, nothing committed.
-        await eventually(_attempts(engine), lambda n: n >= 3, timeout=30)
-        assert await db.events.count_documents({}) == 0
-        assert await db.dead_letters.count_documents({}) == 0
-        assert not task.done()
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(runner.run(stopping))
+        try:
+            # The runner has the batch and keeps failing on it: nothing logged, nothing committed.
+            await eventually(_attempts(engine), lambda n: n >= 3, timeout=30)
+            assert await committed(kafka_bootstrap, group, topics[1]) is None
+            assert await db.events.count_documents({}) == 0
+            assert await db.dead_letters.count_documents({}) == 0
+            assert not task.done()
 
-        # The fix ships (here: the engine is swapped); the same batch now goes in, once.
-        runner.engine = FoldEngine(db)
-        view = await eventually(
-            lambda: db.accounts.find_one({"_id": a}), lambda v: v is not None, timeout=30
-        )
-        assert view["balance"] == 5 and view["version"] == 2
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 30)
+            # The fix ships (here: the engine is swapped); the same batch now goes in, once.
+            runner.engine = FoldEngine(db)
+            view = await eventually(
+                lambda: db.accounts.find_one({"_id": a}), lambda v: v is not None, timeout=30
+            )
+            assert view["balance"] == 5 and view["version"] == 2
+        finally:
+            # Whatever failed above, a working engine lets the runner finish its batch and stop.
+            runner.engine = FoldEngine(db)
+            stopping.set()
+            await asyncio.wait_for(task, 30)
+    # Every failed attempt was logged as an error naming the batch: the stall is visible.
+    failures = [e for e in logs if e["event"] == "batch failed, retrying"]
+    assert len(failures) == engine.attempts >= 3
+    assert all(e["log_level"] == "error" and "KeyError" in e["error"] for e in failures)
+    assert all(e["records"] == 2 and len(e["event_ids"]) == 2 for e in failures)
     assert await committed(kafka_bootstrap, group, topics[1]) == 2
     await client.drop_database(db.name)
 
