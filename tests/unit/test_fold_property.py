@@ -53,9 +53,9 @@ def account_history(draw: st.DrawFn, account_id: str) -> list[Draft]:
             "accountId": account_id,
             "transactionId": tx,
             "amount": draw(amounts),
-            # One currency: as-of reads before account.opened take the opened currency, not
-            # the first movement's (reported; the live views agree with the oracle either way).
-            "currency": "EUR",
+            # Movements may name another currency than account.opened: before it, the first
+            # movement's currency stands, also as of a past time.
+            "currency": draw(st.sampled_from(["EUR", "USD"])),
         }
         drafts.append(("accounts", kind, draw(times), data))
     # Corrections of existing and of never-seen transactions, at any time (so also before them).
