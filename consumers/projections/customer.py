@@ -10,7 +10,8 @@ from consumers.projection import Join, Projection, State, handles
 
 class CustomerProjection(Projection):
     name = "customer"
-    version = 1
+    # 2: `balances` (one total per currency); `totalBalance` is null across currencies.
+    version = 2
     collection = "customers"
     key_field = "customerId"
     # Accounts name their customer; the customer document embeds them as they change.
@@ -24,6 +25,7 @@ class CustomerProjection(Projection):
             "email": None,
             "deleted": False,
             "accounts": [],
+            "balances": [],
             "totalBalance": Decimal("0.00"),
             "version": 0,
             "updatedAt": None,
@@ -62,9 +64,29 @@ class CustomerProjection(Projection):
             for a in sorted(others, key=lambda a: str(a["id"]))
         ]
         state["accounts"] = accounts
-        state["totalBalance"] = sum((a["balance"] for a in accounts), Decimal("0.00"))
+        state["balances"] = balances(accounts)
+        state["totalBalance"] = total_balance(accounts)
         return state
 
     @classmethod
     def visible(cls, state: State) -> bool:
         return not state.get("deleted", False)
+
+
+def balances(accounts: list[State]) -> list[State]:
+    """One total per currency, by currency (an account whose opening is not folded yet has
+    no currency and stays out: its money cannot be counted in any)."""
+    totals: dict[str, Decimal] = {}
+    for account in accounts:
+        currency = account["currency"]
+        if currency is not None:
+            totals[currency] = totals.get(currency, Decimal("0.00")) + account["balance"]
+    return [{"currency": c, "amount": totals[c]} for c in sorted(totals)]
+
+
+def total_balance(accounts: list[State]) -> Decimal | None:
+    """The sum when every account holds one currency; None across currencies (or with an
+    account of unknown currency beside others), since EUR and USD do not add up."""
+    if len({a["currency"] for a in accounts}) > 1:
+        return None
+    return sum((a["balance"] for a in accounts), Decimal("0.00"))
