@@ -131,6 +131,9 @@ async def run_dev(port: int) -> None:
                     customers_owner_url=owners[0].url,
                     accounts_owner_url=owners[1].url,
                     graphiql=True,
+                    # GraphiQL's docs, autocomplete and validation need the schema; production
+                    # keeps both off (the defaults).
+                    introspection=True,
                     web_app=True,
                     auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
                 )
