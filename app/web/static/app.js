@@ -2,45 +2,20 @@
 import { GraphQLError, LiveClient, request } from "./graphql.js";
 
 const TOKEN_KEY = "factview.token";
-// The API lists an account's transactions oldest first (forward paging only), so the page asks
-// for one full page and shows the newest few of it.
-const TX_PAGE = 100;
+// AccountFields (operations/AccountFields.graphql) asks for one full page of transactions,
+// oldest first; the page shows the newest few of it.
 const TX_SHOWN = 10;
 
-const ACCOUNT_FIELDS = `
-  fragment AccountFields on Account {
-    id currency status balance version updatedAt
-    transactions(first: ${TX_PAGE}) {
-      nodes { id kind amount occurredAt balanceAfter corrected }
-    }
-  }`;
-const CUSTOMER_FIELDS = `
-  fragment CustomerFields on Customer { id name email accounts { ...AccountFields } }`;
-
-const Q_CUSTOMERS = `query Customers { customers(first: 100) { nodes { id name } } }`;
-const Q_NAME = `query Name($id: ID!) { customer(id: $id) { id name } }`;
-const Q_CUSTOMER = `query Customer($id: ID!) { customer(id: $id) { ...CustomerFields } }
-  ${CUSTOMER_FIELDS} ${ACCOUNT_FIELDS}`;
-const Q_ACCOUNT_AFTER = `query AccountAfter($id: ID!, $token: String!) {
-  account(id: $id, consistencyToken: $token) { ...AccountFields } } ${ACCOUNT_FIELDS}`;
-const S_CUSTOMER = `subscription CustomerUpdated($id: ID!) {
-  customerUpdated(id: $id) { ...CustomerFields } } ${CUSTOMER_FIELDS} ${ACCOUNT_FIELDS}`;
-const S_ACCOUNT = `subscription AccountUpdated($id: ID!) {
-  accountUpdated(id: $id) { ...AccountFields } } ${ACCOUNT_FIELDS}`;
-
-function moveMutation(field, success) {
-  return `mutation Move($accountId: ID!, $amount: Decimal!) {
-    result: ${field}(accountId: $accountId, amount: $amount, waitForFold: true) {
-      __typename
-      ... on ${success} { amount balance folded consistencyToken account { ...AccountFields } }
-      ... on UserError { message }
-      ... on ValidationFailed { field }
-    }
-  } ${ACCOUNT_FIELDS}`;
-}
+// Operations by name: each is operations/<Name>.graphql, checked against the schema in CI.
+const Q_CUSTOMERS = "Customers";
+const Q_NAME = "Name";
+const Q_CUSTOMER = "Customer";
+const Q_ACCOUNT_AFTER = "AccountAfter";
+const S_CUSTOMER = "CustomerUpdated";
+const S_ACCOUNT = "AccountUpdated";
 const MOVES = {
-  deposit: { query: moveMutation("deposit", "DepositSucceeded"), done: "Deposited" },
-  withdraw: { query: moveMutation("withdraw", "WithdrawSucceeded"), done: "Withdrew" },
+  deposit: { query: "Deposit", done: "Deposited" },
+  withdraw: { query: "Withdraw", done: "Withdrew" },
 };
 
 const $ = (selector, root = document) => root.querySelector(selector);
