@@ -31,21 +31,32 @@ class Freshness:
         self.projections = projections
         self.max_age = max_age_seconds
         self._read_at = float("-inf")
+        self._read_started = float("-inf")
         self._newest: dict[str, datetime] = {}
         # One read at a time: when the cache expires under load, every request in flight
         # would otherwise ask at once (a sorted find_one costs SecantusDB ~50-100 ms; 32
         # requests at once stalled them all for ~3 s).
         self._reading = asyncio.Lock()
 
-    async def newest(self) -> dict[str, datetime]:
-        """View name → newest folded event time (views with nothing folded are absent)."""
-        if time.monotonic() - self._read_at > self.max_age:
+    async def newest(self, fresh: bool = False) -> dict[str, datetime]:
+        """View name → newest folded event time (views with nothing folded are absent).
+
+        `fresh`: from a read that began after this call, not the cache; a mutation's answer
+        must not say its view is older than the write it just folded.
+        """
+        asked = time.monotonic()
+        if fresh or asked - self._read_at > self.max_age:
             async with self._reading:
-                if time.monotonic() - self._read_at > self.max_age:  # nobody read it meanwhile
+                # Someone else may have read meanwhile: late enough for this caller?
+                if self._read_started < asked if fresh else self._expired():
                     await self._read()
         return dict(self._newest)
 
+    def _expired(self) -> bool:
+        return time.monotonic() - self._read_at > self.max_age
+
     async def _read(self) -> None:
+        started = time.monotonic()
         newest: dict[str, datetime] = {}
         for projection in self.projections:
             doc = await self.db[projection.collection].find_one(
@@ -55,4 +66,11 @@ class Freshness:
             )
             if doc is not None:
                 newest[projection.name] = doc["updatedAt"]
-        self._newest, self._read_at = newest, time.monotonic()
+        # A view that embeds another (a customer its accounts) changes when the embedded
+        # documents do, though its own updatedAt counts only its own events.
+        for projection in self.projections:
+            joined = projection.join.view if projection.join is not None else None
+            if joined in newest:
+                own = newest.get(projection.name)
+                newest[projection.name] = max(newest[joined], own) if own else newest[joined]
+        self._newest, self._read_at, self._read_started = newest, time.monotonic(), started

@@ -78,8 +78,14 @@ class FreshnessHint(SchemaExtension):
         freshness = getattr(context, "freshness", None) if isinstance(context, Context) else None
         if freshness is None:
             return {}
-        newest = await freshness.newest()
+        newest = await freshness.newest(fresh=self._is_mutation())
         return {"freshness": {view: moment.isoformat() for view, moment in sorted(newest.items())}}
+
+    def _is_mutation(self) -> bool:
+        try:
+            return self.execution_context.operation_type is OperationType.MUTATION
+        except RuntimeError:  # the document did not parse, or names no such operation
+            return False
 
 
 def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
