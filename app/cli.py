@@ -57,7 +57,6 @@ DATABASE = "MONGODB_URI, MONGODB_DATABASE and STARTUP_TIMEOUT_SECONDS"
 cli = typer.Typer(
     help="factview: a GraphQL read service folded from Fact Events.",
     no_args_is_help=True,
-    add_completion=False,
 )
 
 
