@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Coroutine
@@ -131,15 +132,65 @@ def serve(
 async def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from app.asgi import create_app
+    from app.asgi import create_app, metrics_app
     from app.runtime import Runtime
 
     runtime = await Runtime.start(settings, consume=True)
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), host=host, port=port))
-        await server.serve()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, runtime),
+                host=host,
+                port=port,
+                log_config=None,  # our JSON lines (app/logs.py), access lines included
+                ws_max_size=settings.max_body_bytes,  # a bigger frame is refused while read
+                h11_max_incomplete_event_size=settings.max_header_bytes,
+            )
+        )
+        if settings.metrics_port is None:
+            await server.serve()
+            return
+        scraped = uvicorn.Server(
+            uvicorn.Config(
+                metrics_app(runtime),
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+                log_config=None,  # access_log=False here would silence the API's lines too
+            )
+        )
+        # Signals stop the API server; the metrics server follows it.
+        scraped.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        beside = asyncio.create_task(scraped.serve())
+        try:
+            await server.serve()
+        finally:
+            scraped.should_exit = True
+            await beside
     finally:
         await runtime.stop()
+
+
+@cli.command(
+    "trusted-documents",
+    help="Write the web app's trusted-documents manifest from its source (needs node)."
+    "\n\nReads no settings.",
+)
+def trusted_documents(
+    check: bool = typer.Option(False, "--check", help="Only say whether the file is current."),
+) -> None:
+    from app.web.manifest import MANIFEST, ManifestSourceError, page_documents, render
+
+    try:
+        text = render(page_documents())
+    except ManifestSourceError as exc:
+        _fail(str(exc))
+    if check:
+        if not MANIFEST.is_file() or MANIFEST.read_text() != text:
+            _fail(f"{MANIFEST} is out of date: run `factview trusted-documents`")
+        typer.echo(f"{MANIFEST} is current")
+        return
+    MANIFEST.write_text(text)
+    typer.echo(f"wrote {MANIFEST}")
 
 
 @cli.command(
@@ -294,15 +345,57 @@ async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> No
     from consumers.engine import FoldEngine
 
     async with connected(settings) as db:
-        outcome = await redrive(FoldEngine(db, consumer_group=settings.kafka_group_id), ids)
+        engine = FoldEngine(
+            db, consumer_group=settings.kafka_group_id, publish=settings.publish_topic is not None
+        )
+        outcome = await redrive(engine, ids)
     for letter_id, reason in outcome.still_failing.items():
         typer.echo(f"{letter_id}  still failing: {reason}", err=True)
     typer.echo(f"redriven: {len(outcome.redriven)}, still failing: {len(outcome.still_failing)}")
 
 
 @cli.command(
+    help="Print a topic's records as JSON lines (key, partition, offset, event): watch a chain."
+    f"\n\n{_reads('KAFKA_BOOTSTRAP_SERVERS and STARTUP_TIMEOUT_SECONDS')}"
+)
+def tail(
+    topic: str = typer.Argument(
+        ..., metavar="TOPIC", help="The topic to read, e.g. PUBLISH_TOPIC's."
+    ),
+    from_beginning: bool = typer.Option(True, help="Start at the oldest record, else the newest."),
+    count: int = typer.Option(
+        0, min=0, metavar="N", help="Stop after this many records (0: follow)."
+    ),
+    idle: float = typer.Option(
+        0.0, min=0, metavar="SECONDS", help="Stop after this many seconds with nothing new."
+    ),
+) -> None:
+    settings = _settings()
+    _run(_tail(settings, topic, from_beginning, count, idle))
+
+
+async def _tail(
+    settings: Settings, topic: str, from_beginning: bool, count: int, idle: float
+) -> None:
+    from app.tail import records
+
+    async for line in records(
+        settings.kafka_bootstrap_servers,
+        topic,
+        from_beginning=from_beginning,
+        count=count,
+        idle=idle,
+        startup_timeout=settings.startup_timeout_seconds,
+    ):
+        typer.echo(line)
+
+
+@cli.command(
     help="Run one demo owner service (its SQLite store, outbox and relay to Kafka).\n\n"
-    + _reads("KAFKA_BOOTSTRAP_SERVERS, OWNER_DATABASE_PATH and OWNER_TOPIC", OwnerSettings)
+    + _reads(
+        "KAFKA_BOOTSTRAP_SERVERS, OWNER_DATABASE_PATH, OWNER_TOPIC and the AUTH_* settings",
+        OwnerSettings,
+    )
 )
 def owner(
     service: str = typer.Argument(..., metavar="SERVICE", help="customers or accounts."),
@@ -311,18 +404,23 @@ def owner(
 ) -> None:
     from pydantic import ValidationError as SettingsError
 
+    from app.auth import verifier_from
     from upstream import accounts, customers
-    from upstream.settings import OwnerSettings
 
     apps = {"customers": customers.create_app, "accounts": accounts.create_app}
     if service not in apps:
         _fail(f"unknown owner {service!r} (known: customers, accounts)")
     try:
         settings = OwnerSettings()
+        verifier = verifier_from(settings)
     except SettingsError as exc:
         _fail(f"bad setting: {exc.errors()[0]['msg']}")
+    except AuthNotConfigured as exc:
+        _fail(str(exc))
     topic = settings.owner_topic or f"{service}.facts"
-    app = apps[service](settings.owner_database_path, settings.kafka_bootstrap_servers, topic)
+    app = apps[service](
+        settings.owner_database_path, settings.kafka_bootstrap_servers, topic, verifier=verifier
+    )
     _run(_serve_owner(app, host, port))
 
 

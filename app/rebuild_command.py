@@ -121,10 +121,10 @@ async def run_refold(settings: Settings, projection: type[Projection], ids: list
     async with connected(settings) as db:
         stored = set(await db[projection.collection].distinct("_id", {"_id": {"$in": ids}}))
         states = await refold_documents(db, projection, ids)
-    unknown = [key for key, state in states.items() if state is None and key not in stored]
-    for key, state in states.items():
-        if state is not None:
-            typer.echo(f"{projection.name} {key}: refolded, version {state.get('version', 0)}")
+    unknown = [key for key, folded in states.items() if folded is None and key not in stored]
+    for key, folded in states.items():
+        if folded is not None:
+            typer.echo(f"{projection.name} {key}: refolded, version {folded[0].get('version', 0)}")
         elif key in stored:
             typer.echo(f"{projection.name} {key}: no events in the log; document removed")
     if unknown:

@@ -14,15 +14,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from consumers import replay
+from consumers import outbox, replay, rows
 from consumers.decoding import RawRecord
 from consumers.facts import FactEvent
 from consumers.log import to_log_document
-from consumers.projection import Projection, State, fold
+from consumers.projection import ROWS, Projection, Row, State, fold, settle
 from consumers.projections import PROJECTIONS
 from consumers.rebuild_lock import ViewFenced, guard, wait_lifted
 
 Document = dict[str, Any]
+# Per document, its stored rows that a batch names (row key -> row).
+StoredRows = dict[str, dict[str, Row]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class BatchOutcome:
     duplicates: int = 0
     dead_lettered: int = 0
     refolded: int = 0
+    published: int = 0
     changed: dict[str, list[str]] = field(default_factory=dict)
     # What the batch held and what of it was new to the log (metrics count these).
     consumed: list[FactEvent] = field(default_factory=list)
@@ -63,10 +66,13 @@ class FoldEngine:
         db: AsyncDatabase[Document],
         projections: tuple[type[Projection], ...] = PROJECTIONS,
         consumer_group: str = "factview",
+        publish: bool = False,
     ) -> None:
         self.db = db
         self.projections = projections
         self.consumer_group = consumer_group
+        # Write the outbox rows of views that publish (off unless PUBLISH_TOPIC is set).
+        self.publish = publish
 
     async def apply(
         self,
@@ -179,10 +185,16 @@ class FoldEngine:
     ) -> None:
         changed: dict[str, dict[str, State]] = {}
         for projection in self.projections:
-            states, loaded = await self._fold_view(projection, fresh, session, outcome)
+            states, loaded, before = await self._fold_view(projection, fresh, session, outcome)
+            row_writes = await self._plan_rows(projection, states, loaded, before, session)
             if projection.join is not None:
                 states = await self._join(projection, states, loaded, changed, session)
             changed[projection.name] = {k: s for k, s in states.items() if loaded.get(k) != s}
+            if row_writes:
+                assert projection.rows is not None
+                await self.db[projection.rows.collection].bulk_write(
+                    row_writes, ordered=True, session=session
+                )
             # Write each changed document once per batch, in one round trip.
             if changed[projection.name]:
                 await self.db[projection.collection].bulk_write(
@@ -194,6 +206,8 @@ class FoldEngine:
                     session=session,
                 )
             outcome.changed[projection.name] = sorted(changed[projection.name])
+        if self.publish:
+            outcome.published = await outbox.write(self.db, self.projections, changed, session)
 
     async def _fold_view(
         self,
@@ -201,15 +215,19 @@ class FoldEngine:
         fresh: list[FactEvent],
         session: AsyncClientSession,
         outcome: BatchOutcome,
-    ) -> tuple[dict[str, State], dict[str, State]]:
+    ) -> tuple[dict[str, State], dict[str, State], StoredRows]:
+        """The batch's documents folded, the documents as stored, and their stored rows."""
         by_key: dict[str, list[FactEvent]] = defaultdict(list)
         for event in fresh:
             key = projection.key(event) if event.type in projection.handlers else None
             if key is not None:
                 by_key[key].append(event)
         if not by_key:
-            return {}, {}
+            return {}, {}, {}
         loaded = await self._load(projection, list(by_key), session)
+        if projection.rows is not None:
+            folded, before = await self._fold_with_rows(projection, by_key, loaded, session)
+            return folded, loaded, before
         states: dict[str, State] = {}
         late: list[str] = []
         for key, new_events in by_key.items():
@@ -227,9 +245,56 @@ class FoldEngine:
             # one read of the log for all of them.
             logged = await replay.history(self.db, projection, late, session)
             for key in late:
-                states[key] = fold(projection, key, logged[key])
+                states[key] = settle(projection, fold(projection, key, logged[key]))[0]
             outcome.refolded += len(late)
-        return states, loaded
+        return states, loaded, {}
+
+    async def _fold_with_rows(
+        self,
+        projection: type[Projection],
+        by_key: dict[str, list[FactEvent]],
+        loaded: dict[str, State],
+        session: AsyncClientSession,
+    ) -> tuple[dict[str, State], StoredRows]:
+        # Handlers of a view with rows take events in any order, so a late event is folded
+        # as it comes: only the rows the batch names are read, never the history.
+        declared = projection.rows
+        assert declared is not None
+        wanted = {
+            key: {k for e in events if (k := declared.key(e)) is not None}
+            for key, events in by_key.items()
+        }
+        stored_rows = await rows.load(self.db, declared, wanted, session)
+        states: dict[str, State] = {}
+        for key, new_events in by_key.items():
+            state = _copy_state(loaded[key]) if key in loaded else projection.initial(key)
+            before = stored_rows.get(key, {})
+            state[ROWS] = {k: rows.content(declared, r) for k, r in before.items()}
+            states[key] = fold(projection, key, new_events, state)
+        return states, stored_rows
+
+    async def _plan_rows(
+        self,
+        projection: type[Projection],
+        states: dict[str, State],
+        loaded: dict[str, State],
+        before: StoredRows,
+        session: AsyncClientSession,
+    ) -> list[rows.Write]:
+        """Take each state's rows out and plan their writes; sets the document's total and count."""
+        declared = projection.rows
+        if declared is None:
+            return []
+        writes: list[rows.Write] = []
+        for key, state in states.items():
+            after = state.pop(ROWS)
+            planned = await rows.plan(
+                self.db, declared, key, loaded.get(key), state, before.get(key, {}), after, session
+            )
+            state[declared.total] = planned.total
+            state[declared.count] = planned.count
+            writes += planned.writes
+        return writes
 
     async def _join(
         self,

@@ -11,6 +11,7 @@ from schema.customers import CustomerQuery
 from schema.extensions import Limits, extensions
 from schema.history import HistoryQuery
 from schema.mutations import Mutation
+from schema.reporting import ServedSchema
 from schema.subscriptions import Subscription
 
 
@@ -21,13 +22,14 @@ class Query(CustomerQuery, AccountQuery, HistoryQuery):
 
 def build_schema(limits: Limits) -> strawberry.Schema:
     """The schema as one deployment serves it: limits, masking and hints per its settings."""
-    return strawberry.Schema(
+    return ServedSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions(limits),
         # Suggestions ("did you mean …") describe the schema: hidden with introspection.
         config=StrawberryConfig(disable_field_suggestions=not limits.introspection),
+        hide_suggestions=not limits.introspection,
     )
 
 

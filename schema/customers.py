@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
 
-from consumers.projections.customer import balances as balances_of
-from consumers.projections.customer import total_balance as total_balance_of
+from consumers.projections.balances import balances as balances_of
+from consumers.projections.balances import total_balance as total_balance_of
 from schema.accounts import Account
 from schema.consistency import TOKEN_DESCRIPTION, await_token
 from schema.context import Info
@@ -63,6 +64,10 @@ class Customer:
         return [Account.from_view(doc) for doc in docs]
 
 
+async def _require_customer(info: Info, customer_id: str) -> None:
+    info.context.views.require_customer(customer_id)
+
+
 @strawberry.type
 class CustomerQuery:
     @strawberry.field
@@ -75,7 +80,7 @@ class CustomerQuery:
         ] = None,
         as_of: datetime | None = None,
     ) -> Customer | None:
-        await await_token(info, consistency_token)
+        await await_token(info, consistency_token, partial(_require_customer, info, str(id)))
         if as_of is not None:
             from schema.history import customer_as_of
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from consumers.facts import FactEvent
 from consumers.projection import Join, Projection, State, handles
+from consumers.projections.balances import balances, total_balance
+from consumers.projections.customer_overview import CUSTOMER_OVERVIEW
 
 
 class CustomerProjection(Projection):
@@ -15,7 +17,14 @@ class CustomerProjection(Projection):
     collection = "customers"
     key_field = "customerId"
     # Accounts name their customer; the customer document embeds them as they change.
-    join = Join(view="account", on="customerId", fields=("id", "currency", "status", "balance"))
+    join = Join(
+        view="account",
+        on="customerId",
+        # version and updatedAt: summed up for the published overview (customer_overview.py).
+        fields=("id", "currency", "status", "balance", "version", "updatedAt"),
+    )
+    # Each change is published as `customer-overview.changed` (consumers/outbox.py).
+    publishes = CUSTOMER_OVERVIEW
 
     @classmethod
     def initial(cls, key: str) -> State:
@@ -64,6 +73,10 @@ class CustomerProjection(Projection):
             for a in sorted(others, key=lambda a: str(a["id"]))
         ]
         state["accounts"] = accounts
+        # What the published overview's version and time derive from (customer_overview.py).
+        state["_accountsVersion"] = sum(int(a.get("version", 0)) for a in others)
+        times = [a["updatedAt"] for a in others if a.get("updatedAt") is not None]
+        state["_accountsUpdatedAt"] = max(times, default=None)
         state["balances"] = balances(accounts)
         state["totalBalance"] = total_balance(accounts)
         return state
@@ -71,22 +84,3 @@ class CustomerProjection(Projection):
     @classmethod
     def visible(cls, state: State) -> bool:
         return not state.get("deleted", False)
-
-
-def balances(accounts: list[State]) -> list[State]:
-    """One total per currency, by currency (an account whose opening is not folded yet has
-    no currency and stays out: its money cannot be counted in any)."""
-    totals: dict[str, Decimal] = {}
-    for account in accounts:
-        currency = account["currency"]
-        if currency is not None:
-            totals[currency] = totals.get(currency, Decimal("0.00")) + account["balance"]
-    return [{"currency": c, "amount": totals[c]} for c in sorted(totals)]
-
-
-def total_balance(accounts: list[State]) -> Decimal | None:
-    """The sum when every account holds one currency; None across currencies (or with an
-    account of unknown currency beside others), since EUR and USD do not add up."""
-    if len({a["currency"] for a in accounts}) > 1:
-        return None
-    return sum((a["balance"] for a in accounts), Decimal("0.00"))

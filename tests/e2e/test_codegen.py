@@ -1,5 +1,6 @@
 """A frontend generates its types from schema.graphql: GraphQL Code Generator (npm, pinned in
-tests/e2e/frontend) over the SDL and the web app's own operations. An operation that no longer
+tests/e2e/frontend) over the SDL and the web app's own operations, extracted from the page's
+source as the trusted-documents manifest is (app/web/manifest.py). An operation that no longer
 matches the schema fails here, in CI, not in a browser."""
 
 from __future__ import annotations
@@ -8,15 +9,47 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from graphql import DefinitionNode, parse
+from graphql import (
+    DefinitionNode,
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    parse,
+    print_ast,
+)
+
+from app.web.manifest import OPERATIONS_JS, page_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / "frontend"
-OPERATIONS = ROOT / "app" / "web" / "static" / "operations"
 STATIC = ROOT / "app" / "web" / "static"
+
+
+def extract() -> dict[str, DefinitionNode]:
+    """Each operation and fragment the page sends, once, by name: a fragment that several
+    documents carry must be the same everywhere."""
+    found: dict[str, DefinitionNode] = {}
+    for document in page_documents():
+        for node in parse(document).definitions:
+            assert isinstance(node, OperationDefinitionNode | FragmentDefinitionNode)
+            assert node.name is not None, f"an anonymous operation in {OPERATIONS_JS.name}"
+            name = node.name.value
+            if isinstance(node, OperationDefinitionNode):
+                assert name not in found, f"two operations are named {name}"
+            elif name in found:
+                assert print_ast(found[name]) == print_ast(node), f"two fragments {name}"
+            found[name] = node
+    return found
+
+
+def write(definitions: dict[str, DefinitionNode], directory: Path) -> Path:
+    directory.mkdir()
+    for name, node in definitions.items():
+        (directory / f"{name}.graphql").write_text(print_ast(node) + "\n")
+    return directory
 
 
 def codegen(documents: Path, out: Path) -> subprocess.CompletedProcess[str]:
@@ -49,54 +82,55 @@ def codegen(documents: Path, out: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def definitions() -> dict[str, list[DefinitionNode]]:
-    return {f.stem: list(parse(f.read_text()).definitions) for f in OPERATIONS.glob("*.graphql")}
-
-
-def test_each_operation_file_holds_one_definition_named_after_it() -> None:
-    # graphql.js loads `Name.graphql` for operation Name and for each `...Name` it spreads.
-    found = definitions()
-    assert {"Customers", "Customer", "Deposit", "Withdraw", "AccountFields"} <= set(found)
-    for stem, nodes in found.items():
-        assert [getattr(n.name, "value", None) for n in nodes] == [stem], stem
-
-
-def test_the_page_writes_no_graphql_inline() -> None:
-    # Every document the page sends is a file here, so codegen below sees all of them.
+def test_only_operations_js_writes_graphql() -> None:
+    # Every document the page sends is in operations.js, so codegen below sees all of them
+    # (and the trusted-documents manifest lists them).
     inline = re.compile(r"`\s*(query|mutation|subscription|fragment)\b|`\s*\{")
     for script in STATIC.glob("*.js"):
-        assert not inline.search(script.read_text()), f"{script.name} holds a GraphQL document"
+        if script != OPERATIONS_JS:
+            assert not inline.search(script.read_text()), f"{script.name} holds GraphQL"
 
 
 def test_codegen_types_the_web_app_s_operations(tmp_path: Path) -> None:
+    definitions = extract()
+    assert {"Customers", "Customer", "Deposit", "Withdraw", "AccountFields"} <= set(definitions)
     out = tmp_path / "graphql.ts"
-    result = codegen(OPERATIONS, out)
+    result = codegen(write(definitions, tmp_path / "operations"), out)
     assert result.returncode == 0, result.stdout + result.stderr
     generated = out.read_text()
-    for stem, nodes in definitions().items():
-        kind = getattr(nodes[0], "operation", None)
+    for name, node in definitions.items():
+        kind = getattr(node, "operation", None)
         suffix = kind.value.capitalize() if kind is not None else "Fragment"
-        assert f"export type {stem}{suffix} = " in generated, stem
+        assert f"export type {name}{suffix} = " in generated, name
     # Money stays a decimal string in the client's types.
     assert "amount: string" in generated
 
 
+def _add_field(node: DefinitionNode) -> DefinitionNode:
+    return parse(print_ast(node).replace("  balance\n", "  balance\n  overdraft\n", 1)).definitions[
+        0
+    ]
+
+
+def _retype_amount(node: DefinitionNode) -> DefinitionNode:
+    return parse(print_ast(node).replace("$amount: Decimal!", "$amount: String!")).definitions[0]
+
+
 @pytest.mark.parametrize(
-    ("file", "line", "broken", "error"),
+    ("name", "change", "error"),
     [
-        ("AccountFields", "  balance\n", "  balance\n  overdraft\n", 'field "overdraft"'),
-        ("Deposit", "$amount: Decimal!", "$amount: String!", 'expecting type "Decimal!"'),
+        ("AccountFields", _add_field, 'Cannot query field "overdraft"'),
+        ("Deposit", _retype_amount, 'expecting type "Decimal!"'),
     ],
 )
 def test_an_operation_that_no_longer_matches_the_schema_fails(
-    tmp_path: Path, file: str, line: str, broken: str, error: str
+    tmp_path: Path, name: str, change: Callable[[DefinitionNode], DefinitionNode], error: str
 ) -> None:
-    documents = tmp_path / "operations"
-    shutil.copytree(OPERATIONS, documents)
-    target = documents / f"{file}.graphql"
-    assert line in target.read_text()
-    target.write_text(target.read_text().replace(line, broken, 1))
-    result = codegen(documents, tmp_path / "graphql.ts")
+    definitions = extract()
+    changed = change(definitions[name])
+    assert print_ast(changed) != print_ast(definitions[name])
+    definitions[name] = changed
+    result = codegen(write(definitions, tmp_path / "operations"), tmp_path / "graphql.ts")
     assert result.returncode != 0
     assert "GraphQL Document Validation failed" in result.stdout + result.stderr
     assert error in result.stdout + result.stderr

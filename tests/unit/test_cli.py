@@ -21,6 +21,8 @@ COMMANDS = [
     ["dev"],
     ["owner"],
     ["schema"],
+    ["tail"],
+    ["trusted-documents"],
     ["dead-letters"],
     ["dead-letters", "list"],
     ["dead-letters", "redrive"],
@@ -31,7 +33,8 @@ READS = {
     "consume": "the KAFKA_*, MONGODB_*, LOG_* settings",
     "rebuild": "MONGODB_URI, MONGODB_DATABASE",
     "refold": "MONGODB_URI, MONGODB_DATABASE",
-    "owner": "KAFKA_BOOTSTRAP_SERVERS, OWNER_DATABASE_PATH and OWNER_TOPIC",
+    "owner": "KAFKA_BOOTSTRAP_SERVERS, OWNER_DATABASE_PATH, OWNER_TOPIC and the AUTH_* settings",
+    "tail": "KAFKA_BOOTSTRAP_SERVERS and STARTUP_TIMEOUT_SECONDS",
     "dead-letters list": "MONGODB_URI, MONGODB_DATABASE",
     "dead-letters redrive": "MONGODB_URI, MONGODB_DATABASE and STARTUP_TIMEOUT_SECONDS and "
     "KAFKA_GROUP_ID",
@@ -66,7 +69,7 @@ def test_help_names_the_settings_and_env_file_a_command_reads(command: str) -> N
     assert "from the environment, else from .env" in text, text
 
 
-@pytest.mark.parametrize("command", ["dev", "schema"])
+@pytest.mark.parametrize("command", ["dev", "schema", "trusted-documents"])
 def test_help_says_when_a_command_reads_no_settings(command: str) -> None:
     assert "Reads no settings" in help_of([command])
 

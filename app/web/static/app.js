@@ -1,21 +1,22 @@
 // The accounts page: choose a customer, watch balances live, move money with read-your-writes.
 import { GraphQLError, LiveClient, request } from "./graphql.js";
+import {
+  M_DEPOSIT,
+  M_WITHDRAW,
+  Q_ACCOUNT_AFTER,
+  Q_CUSTOMER,
+  Q_CUSTOMERS,
+  Q_NAME,
+  S_ACCOUNT,
+  S_CUSTOMER,
+} from "./operations.js";
 
 const TOKEN_KEY = "factview.token";
-// AccountFields (operations/AccountFields.graphql) asks for one full page of transactions,
-// oldest first; the page shows the newest few of it.
 const TX_SHOWN = 10;
 
-// Operations by name: each is operations/<Name>.graphql, checked against the schema in CI.
-const Q_CUSTOMERS = "Customers";
-const Q_NAME = "Name";
-const Q_CUSTOMER = "Customer";
-const Q_ACCOUNT_AFTER = "AccountAfter";
-const S_CUSTOMER = "CustomerUpdated";
-const S_ACCOUNT = "AccountUpdated";
 const MOVES = {
-  deposit: { query: "Deposit", done: "Deposited" },
-  withdraw: { query: "Withdraw", done: "Withdrew" },
+  deposit: { query: M_DEPOSIT, done: "Deposited" },
+  withdraw: { query: M_WITHDRAW, done: "Withdrew" },
 };
 
 const $ = (selector, root = document) => root.querySelector(selector);

@@ -1,42 +1,7 @@
 // GraphQL for the page: queries and mutations over fetch, subscriptions over the
 // graphql-transport-ws protocol spoken directly on the browser's WebSocket.
-//
-// Operations are named, never written inline: each lives in operations/<Name>.graphql (one
-// operation or fragment per file, named after it), where GraphQL Code Generator checks them
-// against schema.graphql in CI (tests/e2e/test_codegen.py).
 
 const ENDPOINT = "/graphql";
-const OPERATIONS = new URL("./operations/", import.meta.url);
-const documents = new Map(); // name -> Promise of the file's text
-
-function file(name) {
-  if (!documents.has(name)) {
-    const loaded = fetch(new URL(`${name}.graphql`, OPERATIONS)).then((response) => {
-      if (!response.ok) throw new Error(`operation ${name} answered ${response.status}`);
-      return response.text();
-    });
-    loaded.catch(() => documents.delete(name)); // a failed load may be tried again
-    documents.set(name, loaded);
-  }
-  return documents.get(name);
-}
-
-/** The document of operation `name` with every fragment it spreads, each fragment once. */
-export async function operation(name) {
-  const texts = new Map();
-  const pending = [name];
-  while (pending.length) {
-    const next = pending.pop();
-    if (texts.has(next)) continue;
-    const text = await file(next);
-    texts.set(next, text);
-    // `...Name` spreads a fragment; `... on Type` is inline and names no file.
-    for (const [, spread] of text.replace(/#.*$/gm, "").matchAll(/\.\.\.\s*([_A-Za-z]\w*)/g)) {
-      if (spread !== "on") pending.push(spread);
-    }
-  }
-  return [...texts.values()].join("\n");
-}
 
 export class GraphQLError extends Error {
   constructor(errors) {
@@ -46,15 +11,14 @@ export class GraphQLError extends Error {
   }
 }
 
-/** POST operation `name`; resolves to `data`, rejects with GraphQLError (or a network error). */
-export async function request(name, variables, token, extraHeaders = {}) {
-  const query = await operation(name);
+/** POST a document; resolves to `data`, rejects with GraphQLError (or a network error). */
+export async function request(query, variables, token, extraHeaders = {}) {
   const headers = { "content-type": "application/json", accept: "application/json", ...extraHeaders };
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(ENDPOINT, {
     method: "POST",
     headers,
-    body: JSON.stringify({ query, variables, operationName: name }),
+    body: JSON.stringify({ query, variables }),
   });
   let body;
   try {
@@ -125,9 +89,7 @@ export class LiveClient {
         this.acked = true;
         this.retry = 0;
         this.onState("live");
-        for (const [id, { payload }] of this.subs) {
-          if (payload) this.send({ id, type: "subscribe", payload });
-        }
+        for (const [id, { payload }] of this.subs) this.send({ id, type: "subscribe", payload });
         break;
       case "ping":
         this.send({ type: "pong", payload: message.payload });
@@ -164,24 +126,14 @@ export class LiveClient {
     setTimeout(() => this.stopped || this.connect(), delay);
   }
 
-  /**
-   * Subscribe to operation `name`; `sink` has next(data), error(err), complete().
-   * Returns the unsubscribe function.
-   */
-  subscribe(name, variables, sink) {
+  /** Subscribe; `sink` has next(data), error(err), complete(). Returns the unsubscribe function. */
+  subscribe(query, variables, sink) {
     const id = String(this.nextId++);
-    const entry = { payload: null, sink }; // the payload once the document is loaded
-    this.subs.set(id, entry);
-    operation(name).then(
-      (query) => {
-        if (this.subs.get(id) !== entry) return; // unsubscribed meanwhile
-        entry.payload = { query, variables, operationName: name };
-        if (this.acked) this.send({ id, type: "subscribe", payload: entry.payload });
-      },
-      (err) => this.subs.delete(id) && sink.error(err),
-    );
+    const payload = { query, variables };
+    this.subs.set(id, { payload, sink });
+    if (this.acked) this.send({ id, type: "subscribe", payload });
     return () => {
-      if (this.subs.delete(id) && this.acked && entry.payload) this.send({ id, type: "complete" });
+      if (this.subs.delete(id) && this.acked) this.send({ id, type: "complete" });
     };
   }
 }
