@@ -9,10 +9,8 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from graphql import (
     DefinitionNode,
     FragmentDefinitionNode,
@@ -116,21 +114,16 @@ def _retype_amount(node: DefinitionNode) -> DefinitionNode:
     return parse(print_ast(node).replace("$amount: Decimal!", "$amount: String!")).definitions[0]
 
 
-@pytest.mark.parametrize(
-    ("name", "change", "error"),
-    [
-        ("AccountFields", _add_field, 'Cannot query field "overdraft"'),
-        ("Deposit", _retype_amount, 'expecting type "Decimal!"'),
-    ],
-)
-def test_an_operation_that_no_longer_matches_the_schema_fails(
-    tmp_path: Path, name: str, change: Callable[[DefinitionNode], DefinitionNode], error: str
-) -> None:
+def test_an_operation_that_no_longer_matches_the_schema_fails(tmp_path: Path) -> None:
+    # Two drifts at once (one codegen run): a field the schema lacks, a variable of a wrong type.
     definitions = extract()
-    changed = change(definitions[name])
-    assert print_ast(changed) != print_ast(definitions[name])
-    definitions[name] = changed
+    for name, change in (("AccountFields", _add_field), ("Deposit", _retype_amount)):
+        changed = change(definitions[name])
+        assert print_ast(changed) != print_ast(definitions[name])
+        definitions[name] = changed
     result = codegen(write(definitions, tmp_path / "operations"), tmp_path / "graphql.ts")
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "GraphQL Document Validation failed" in result.stdout + result.stderr
-    assert error in result.stdout + result.stderr
+    assert "GraphQL Document Validation failed" in output
+    assert 'Cannot query field "overdraft" on type "Account"' in output
+    assert 'of type "String!" used in position expecting type "Decimal!"' in output
