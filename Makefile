@@ -22,6 +22,8 @@ NEED_NPM = command -v npm >/dev/null || { \
 	  else echo "error: npm is needed (sudo apt-get install npm)"; exit 1; fi; }
 # The graphql-ws npm client the subscription test drives (pinned by its package-lock.json).
 NODE_CLIENT := tests/e2e/node
+# A frontend team's tools (pinned the same way): GraphQL Code Generator and the graphql-http audit.
+FRONTEND_TOOLS := tests/e2e/frontend
 
 .PHONY: run test lint typecheck install clean mutation
 
@@ -55,6 +57,10 @@ $(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package-lock.json
 	@$(NEED_NPM)
 	cd $(NODE_CLIENT) && npm ci --silent --no-audit --no-fund
 
+$(FRONTEND_TOOLS)/node_modules/.package-lock.json: $(FRONTEND_TOOLS)/package-lock.json
+	@$(NEED_NPM)
+	cd $(FRONTEND_TOOLS) && npm ci --silent --no-audit --no-fund
+
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
@@ -65,7 +71,8 @@ install: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete
 run: $(STAMP) $(GRAPHIQL_ASSETS)/.complete
 	$(BIN)/factview dev --port $(PORT)
 
-test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/node_modules/.package-lock.json | $(CHROMIUM)
+test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/node_modules/.package-lock.json \
+	$(FRONTEND_TOOLS)/node_modules/.package-lock.json | $(CHROMIUM)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 	$(BIN)/pytest -q

@@ -127,6 +127,9 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
                 accounts_owner_url=f"http://{HOST}:{accounts_port}",
                 publish_topic=PUBLISH_TOPIC,
                 graphiql=True,
+                # GraphiQL's docs, autocomplete and validation need the schema; production
+                # keeps both off (the defaults).
+                introspection=True,
                 web_app=True,
                 auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
             )

@@ -112,11 +112,24 @@ async def run_rebuild(
                 progress.console.print(_summary(result))
 
 
+class UnknownIds(Exception):
+    """Ids a command was asked about that nothing is known of."""
+
+
 async def run_refold(settings: Settings, projection: type[Projection], ids: list[str]) -> None:
+    """Refold each id; UnknownIds (after the others are done) for ids neither the log nor the
+    view knows: most likely a typo, which "document removed" would hide."""
     async with connected(settings) as db:
+        stored = set(await db[projection.collection].distinct("_id", {"_id": {"$in": ids}}))
         states = await refold_documents(db, projection, ids)
+    unknown = [key for key, folded in states.items() if folded is None and key not in stored]
     for key, folded in states.items():
-        if folded is None:
-            typer.echo(f"{projection.name} {key}: no events in the log; document removed")
-        else:
+        if folded is not None:
             typer.echo(f"{projection.name} {key}: refolded, version {folded[0].get('version', 0)}")
+        elif key in stored:
+            typer.echo(f"{projection.name} {key}: no events in the log; document removed")
+    if unknown:
+        raise UnknownIds(
+            f"nothing is known about {projection.name} {', '.join(unknown)}: "
+            f"no events in the log and no document in {projection.collection}"
+        )

@@ -106,11 +106,18 @@ class FreshnessHint(SchemaExtension):
         principal = context.views.caller
         if principal is None:
             return {}
+        fresh = self._is_mutation()
         if principal.role == "staff":
-            newest = await freshness.newest()
+            newest = await freshness.newest(fresh=fresh)
         else:
-            newest = await freshness.newest_for(principal.subject)
+            newest = await freshness.newest_for(principal.subject, fresh=fresh)
         return {"freshness": {view: moment.isoformat() for view, moment in sorted(newest.items())}}
+
+    def _is_mutation(self) -> bool:
+        try:
+            return self.execution_context.operation_type is OperationType.MUTATION
+        except RuntimeError:  # the document did not parse, or names no such operation
+            return False
 
 
 def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:

@@ -106,6 +106,17 @@ def test_banner_lines_are_whole_when_the_output_is_not_a_terminal(dev_stack: Dev
     assert "errors" not in graphql(dev_stack.port, "{ __typename }", staff)
 
 
+def test_dev_serves_introspection_and_suggestions(dev_stack: DevStack) -> None:
+    # GraphiQL in dev needs the schema (docs, autocomplete, validation); production keeps
+    # both off (tests/integration/test_limits.py).
+    staff = dev_stack.wait_for(r"staff token: (\S+)").group(1)
+    intro = graphql(dev_stack.port, "{ __schema { queryType { name } } }", staff)
+    assert "errors" not in intro, intro
+    assert intro["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+    typo = graphql(dev_stack.port, "{ customerz(id: 1) { id } }", staff)
+    assert "Did you mean" in str(typo["errors"])
+
+
 def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
     dev_stack.wait_for(r"factview is up")
     work = Path(dev_stack.wait_for(r"\(logs in (/[^)]+)\)").group(1))

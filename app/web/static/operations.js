@@ -1,6 +1,7 @@
 // Every GraphQL document the page sends, and nothing else: no DOM here, so
 // `factview trusted-documents` can import this module (with node) and list them, byte for byte,
-// in the trusted-documents manifest (app/web/trusted-documents.json).
+// in the trusted-documents manifest (app/web/trusted-documents.json), and
+// tests/e2e/test_codegen.py can check them against schema.graphql with GraphQL Code Generator.
 
 // The newest few transactions come with every view of an account (live too); older ones are
 // read a page at a time, backwards from the oldest shown (keyset cursors: a late transaction
@@ -31,8 +32,9 @@ export const S_CUSTOMER = `subscription CustomerUpdated($id: ID!) {
 export const S_ACCOUNT = `subscription AccountUpdated($id: ID!) {
   accountUpdated(id: $id) { ...AccountFields } } ${ACCOUNT_FIELDS}`;
 
-function moveMutation(field, success) {
-  return `mutation Move($accountId: ID!, $amount: Decimal!) {
+// Operation names are unique across the page: codegen types each by its name.
+function moveMutation(name, field, success) {
+  return `mutation ${name}($accountId: ID!, $amount: Decimal!) {
     result: ${field}(accountId: $accountId, amount: $amount, waitForFold: true) {
       __typename
       ... on ${success} { amount balance folded consistencyToken account { ...AccountFields } }
@@ -41,5 +43,5 @@ function moveMutation(field, success) {
     }
   } ${ACCOUNT_FIELDS}`;
 }
-export const M_DEPOSIT = moveMutation("deposit", "DepositSucceeded");
-export const M_WITHDRAW = moveMutation("withdraw", "WithdrawSucceeded");
+export const M_DEPOSIT = moveMutation("Deposit", "deposit", "DepositSucceeded");
+export const M_WITHDRAW = moveMutation("Withdraw", "withdraw", "WithdrawSucceeded");
