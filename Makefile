@@ -12,7 +12,7 @@ PORT ?= 8000
 # The browser the web app's end-to-end test drives (Debian's package; Playwright downloads none).
 CHROMIUM := /usr/bin/chromium
 # GraphiQL's files, laid out as strawberry's page names them on its CDN, from the same pinned npm
-# packages (app/web/graphiql.py serves them; the page's integrity hashes check them).
+# packages (app/http/web/graphiql.py serves them; the page's integrity hashes check them).
 GRAPHIQL_ASSETS := $(VENV)/graphiql-assets
 GRAPHIQL_PACKAGES := react@18.2.0 react-dom@18.2.0 js-cookie@3.0.5 graphiql@3.8.3 @graphiql/plugin-explorer@1.0.2
 

@@ -13,8 +13,8 @@ from typing import Any
 from graphql import GraphQLError
 
 from app.auth import Principal
-from app.transactions import Page
-from app.views import ViewReader
+from app.read.transactions import Page
+from app.read.views import ViewReader
 
 Document = dict[str, Any]
 

@@ -11,18 +11,18 @@ import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app import rebuilds
 from app.auth import TokenVerifier, verifier_from
-from app.freshness import Freshness
-from app.live import LiveHub
+from app.live.hub import LiveHub
 from app.metrics import Metrics
-from app.owners import Owners
-from app.relay import OutboxRelay, RelayConfig
+from app.read.freshness import Freshness
+from app.read.views import ViewReader
 from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
-from app.views import ViewReader
+from app.writes.owners import Owners
 from consumers.engine import BatchOutcome, FoldEngine
 from consumers.projections import PROJECTIONS
+from consumers.rebuild import automatic as rebuilds
+from consumers.relay import OutboxRelay, RelayConfig
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
 log = structlog.get_logger("factview")
@@ -44,7 +44,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     relay_task: asyncio.Task[None] | None = None
     consumer_task: asyncio.Task[None] | None = None
-    # Rebuilds of views folded by another projection version (app/rebuilds.py).
+    # Rebuilds of views folded by another projection version (consumers/rebuild/automatic.py).
     rebuild_task: asyncio.Task[None] | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 

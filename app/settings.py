@@ -52,8 +52,8 @@ class Settings(AuthSettings):
     # what a crashed consumer costs before its replacement folds again (aiokafka's default).
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
 
-    # factview as an upstream (consumers/outbox.py, app/relay.py): the topic its composed views
-    # are published to (off when unset), the CloudEvents `source` naming this deployment, and
+    # factview as an upstream (consumers/outbox.py, consumers/relay.py): the topic its composed
+    # views are published to (off when unset), the CloudEvents `source` naming this deployment, and
     # the lease that lets one relay of many publish at a time.
     publish_topic: str | None = Field(default=None, min_length=1)
     publish_source: str = Field(default="factview", min_length=1)
@@ -93,7 +93,7 @@ class Settings(AuthSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     # Trusted documents: only operations listed in the manifest run (by hash or by full text).
     trusted_documents: bool = False
-    trusted_documents_manifest: Path = Path(__file__).parent / "web" / "trusted-documents.json"
+    trusted_documents_manifest: Path = Path(__file__).parent / "http" / "web" / "trusted-documents.json"
     introspection: bool = False
     mask_errors: bool = True
 
@@ -105,7 +105,7 @@ class Settings(AuthSettings):
     # port does not show business volumes; unset, it stays on the API port.
     metrics_port: int | None = Field(default=None, ge=1, le=65_535)
     metrics_host: str = "127.0.0.1"
-    # Serve the accounts web page at /app (app/web/).
+    # Serve the accounts web page at /app (app/http/web/).
     web_app: bool = False
     # How long start-up waits for the broker and the database before giving up.
     startup_timeout_seconds: float = Field(default=20.0, gt=0)

@@ -128,7 +128,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         [("accountId", ASCENDING), ("_rev", ASCENDING), ("pos", ASCENDING)]
     )
     await db.transactions.create_index([("accountId", ASCENDING), ("lastCorrection", ASCENDING)])
-    # Freshness (app/freshness.py) asks each view for its newest folded time.
+    # Freshness (app/read/freshness.py) asks each view for its newest folded time.
     await db.accounts.create_index([("updatedAt", ASCENDING)])
     await db.customers.create_index([("updatedAt", ASCENDING)])
     await db.dead_letters.create_index([("status", ASCENDING), ("lastSeen", ASCENDING)])

@@ -27,7 +27,7 @@ PAGE = 20
 
 
 def factview() -> Starlette:
-    from app.asgi import create_app
+    from app.http.asgi import create_app
 
     return create_app(Settings(), consume=False)
 

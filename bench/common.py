@@ -27,9 +27,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from app.embedded import ServerProcess, free_port, mongodb_uri, start_secantus, start_tansu
+from app.devstack.embedded import ServerProcess, free_port, mongodb_uri, start_secantus, start_tansu
+from app.devstack.topics import ensure_topics
 from app.settings import Settings
-from app.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -530,7 +530,7 @@ async def _record_versions(db: Any) -> None:
     them in the background while being measured.
     """
     try:
-        from consumers import versions
+        from consumers.rebuild import versions
     except ImportError:  # code from before projection versions
         return
     from consumers.projections import PROJECTIONS

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
-from app.embedded import free_port
+from app.devstack.embedded import free_port
 from bench.common import (
     STRUCTURED,
     Child,

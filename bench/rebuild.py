@@ -1,4 +1,4 @@
-"""Rebuild: events/s of `consumers.rebuild.rebuild` over the log, every view in registry order.
+"""Rebuild: events/s of `consumers.rebuild.shadow.rebuild` over the log, view by view.
 
 The log is filled directly (the same documents the consumer writes; no broker needed).
 Baseline: a raw scan of the whole log (every document decoded, as the driver does) plus a bulk
@@ -27,7 +27,7 @@ from bench.common import (
 )
 from consumers.log import to_log_document
 from consumers.projections import PROJECTIONS
-from consumers.rebuild import rebuild
+from consumers.rebuild.shadow import rebuild
 
 GOAL = 0.7
 CHUNK = 500

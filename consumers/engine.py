@@ -20,7 +20,7 @@ from consumers.facts import FactEvent
 from consumers.log import to_log_document
 from consumers.projection import ROWS, Projection, Row, State, fold, settle
 from consumers.projections import PROJECTIONS
-from consumers.rebuild_lock import ViewFenced, guard, wait_lifted
+from consumers.rebuild.fence import ViewFenced, guard, wait_lifted
 
 Document = dict[str, Any]
 # Per document, its stored rows that a batch names (row key -> row).
@@ -93,7 +93,7 @@ class FoldEngine:
             # with_transaction may run this again after a transient error: start from nothing.
             nonlocal outcome
             outcome = BatchOutcome()
-            # A rebuild about to swap a view in fences folding off (consumers/rebuild.py).
+            # A rebuild about to swap a view in fences folding off (consumers/rebuild/shadow.py).
             await guard(self.db, self._collections, session)
             fresh = await self._append(events, session, outcome)
             await self._dead_letter(dead, session, outcome)

@@ -3,7 +3,7 @@
 A projection declares `publishes = Publication(...)` with a pure function from a document's
 state to what it publishes. The engine hands this module the documents a batch changed, inside
 the batch's transaction, so an outbox row exists if and only if its view change committed.
-A relay (app/relay.py) sends the rows to Kafka and deletes what the broker acknowledged.
+A relay (consumers/relay.py) sends the rows to Kafka and deletes what the broker acknowledged.
 
 Ids derive from (entity, key, version): writing the same version twice is a no-op here, and a
 relay that sends a row again after a crash sends the same id, which a downstream dedupes.

@@ -8,8 +8,8 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.accounts import AccountQuery
 from schema.customers import CustomerQuery
+from schema.events import HistoryQuery
 from schema.extensions import Limits, extensions
-from schema.history import HistoryQuery
 from schema.mutations import Mutation
 from schema.reporting import ServedSchema
 from schema.subscriptions import Subscription

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from graphql import GraphQLError
 
-from app.consistency import BadConsistencyToken, Facts, wait_folded
+from app.writes.consistency import BadConsistencyToken, Facts, wait_folded
 from schema.context import Info
 
 TOKEN_DESCRIPTION = (

@@ -8,10 +8,10 @@ from typing import Any
 from strawberry.types import Info as StrawberryInfo
 
 from app.access import GuardedViews
-from app.freshness import Freshness
-from app.live import LiveHub
+from app.live.hub import LiveHub
 from app.metrics import Metrics
-from app.owners import Owners
+from app.read.freshness import Freshness
+from app.writes.owners import Owners
 
 
 @dataclass

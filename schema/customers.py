@@ -57,7 +57,7 @@ class Customer:
     @strawberry.field
     async def accounts(self, info: Info) -> list[Account]:
         if self.as_of is not None:
-            from schema.history import accounts_as_of
+            from schema.events import accounts_as_of
 
             return await accounts_as_of(info, str(self.id), self.as_of)
         docs = await info.context.views.accounts_of(str(self.id))
@@ -82,7 +82,7 @@ class CustomerQuery:
     ) -> Customer | None:
         await await_token(info, consistency_token, partial(_require_customer, info, str(id)))
         if as_of is not None:
-            from schema.history import customer_as_of
+            from schema.events import customer_as_of
 
             return await customer_as_of(info, str(id), as_of)
         doc = await info.context.views.customer(str(id))

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from app.live import HubStopped, SubscriberDropped
+from app.live.hub import HubStopped, SubscriberDropped
 from consumers.projections.customer import CustomerProjection
 from schema.accounts import (
     PAGE_CURSOR,

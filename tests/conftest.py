@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 from pymongo import AsyncMongoClient
 
-from app.embedded import ServerProcess, mongodb_uri, start_secantus, start_tansu
+from app.devstack.embedded import ServerProcess, mongodb_uri, start_secantus, start_tansu
 
 LOG_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "server-logs"
 

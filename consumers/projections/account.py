@@ -5,7 +5,7 @@ comes (the engine shifts the running balances after it on the server):
 - the newest `account.opened` (in business time) names the customer and the currency;
   without one, the earliest movement's currency stands;
 - a transaction's amount is its newest correction's, else the movement's own; every correction
-  is kept on the row (with its position), so the past can be read back (`app/history.py`);
+  is kept on the row (with its position), so the past can be read back (`app/read/history.py`);
 - a correction that comes before its transaction waits on the account until the row exists;
 - two movements with one transactionId: the newest in business time describes the row.
 """

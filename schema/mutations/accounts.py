@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import strawberry
 
-from app.owners import ID_RULE, Refused, valid_id
+from app.writes.owners import ID_RULE, Refused, valid_id
 from schema.accounts import Account
 from schema.context import Info
 from schema.mutations.errors import (

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import strawberry
 
-from app.owners import ID_RULE, Accepted, Refused, valid_id
+from app.writes.owners import ID_RULE, Accepted, Refused, valid_id
 from schema.context import Info
 from schema.customers import Customer
 from schema.mutations.errors import IdempotencyKeyReused, NotFound, ValidationFailed, user_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from app.owners import Refused
+from app.writes.owners import Refused
 
 
 @strawberry.interface(description="A refusal the caller can act on.")

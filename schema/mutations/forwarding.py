@@ -8,8 +8,8 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
-from app.consistency import Facts, wait_folded
-from app.owners import Accepted, Credentials, Owner, OwnerTimeout, OwnerUnavailable, Refused
+from app.writes.consistency import Facts, wait_folded
+from app.writes.owners import Accepted, Credentials, Owner, OwnerTimeout, OwnerUnavailable, Refused
 from schema.context import Info
 from schema.mutations.idempotency import key_for
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.embedded import free_port
+from app.devstack.embedded import free_port
 
 FACTVIEW = str(Path(sys.executable).parent / "factview")
 

@@ -1,6 +1,6 @@
 """A frontend generates its types from schema.graphql: GraphQL Code Generator (npm, pinned in
 tests/e2e/frontend) over the SDL and the web app's own operations, extracted from the page's
-source as the trusted-documents manifest is (app/web/manifest.py). An operation that no longer
+source as the trusted-documents manifest is (app/http/web/manifest.py). An operation that no longer
 matches the schema fails here, in CI, not in a browser."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from graphql import (
     print_ast,
 )
 
-from app.web.manifest import OPERATIONS_JS, page_documents
+from app.http.web.manifest import OPERATIONS_JS, page_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / "frontend"

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from app.topics import ensure_topics
+from app.devstack.topics import ensure_topics
 from tests.integration.conftest import Factview, factview_settings, token
-from tests.integration.stack import running_factview
+from tests.support.stack import running_factview
 
 TOOLS = Path(__file__).resolve().parent / "frontend"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from app.topics import ensure_topics
-from tests.facts import account_event, at, produce
+from app.devstack.topics import ensure_topics
 from tests.integration.conftest import Factview, factview_settings, token
-from tests.integration.stack import running_factview, ws_url
+from tests.support.facts import account_event, at, produce
+from tests.support.stack import running_factview, ws_url
 
 CLIENT = Path(__file__).resolve().parent / "node"
 

@@ -477,7 +477,7 @@ def test_older_transactions_page_back_from_the_newest(stack: DevStack, browser: 
 def test_static_files_are_compressed_and_revalidated(stack: DevStack) -> None:
     stack.wait_for(r"factview is up")
     base = f"http://127.0.0.1:{stack.port}"
-    static = Path(__file__).resolve().parents[2] / "app" / "web" / "static"
+    static = Path(__file__).resolve().parents[2] / "app" / "http" / "web" / "static"
     with httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, timeout=10) as http:
         for path, file in [
             ("/app", "index.html"),

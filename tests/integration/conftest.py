@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from app.asgi import create_app
 from app.auth import Role, token_for
-from app.embedded import free_port
+from app.devstack.embedded import free_port
+from app.devstack.topics import ensure_topics
+from app.http.asgi import create_app
+from app.http.serving import RunningServer, start_server
 from app.runtime import Runtime
-from app.serving import RunningServer, start_server
 from app.settings import AuthSettings, Settings
-from app.topics import ensure_topics
 
 
 @dataclass

@@ -20,16 +20,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.consistency import Facts
-from app.documents import digest
-from app.embedded import free_port
-from app.serving import start_server
+from app.devstack.embedded import free_port
+from app.devstack.topics import ensure_topics
+from app.http.documents import digest
+from app.http.serving import start_server
 from app.settings import Settings
-from app.topics import ensure_topics
-from tests.facts import account_event, at, customer_event, produce
+from app.writes.consistency import Facts
 from tests.integration.conftest import Factview, bearer, eventually, factview_settings
-from tests.integration.stack import running_factview, ws_url
 from tests.integration.test_trusted_documents import LISTED
+from tests.support.facts import account_event, at, customer_event, produce
+from tests.support.stack import running_factview, ws_url
 
 ACCOUNT = "query($id: ID!) { account(id: $id) { id balance transactions { nodes { id } } } }"
 

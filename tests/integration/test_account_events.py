@@ -19,8 +19,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from app.auth import mint_token
-from app.embedded import free_port
-from app.topics import ensure_topics
+from app.devstack.embedded import free_port
+from app.devstack.topics import ensure_topics
 from tests.conftest import LOG_DIR
 from tests.integration.conftest import TEST_JWT_SECRET, eventually
 from upstream.account_events import SNAPSHOT_EVERY

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from app.embedded import ServerProcess
+from app.devstack.embedded import ServerProcess
 from bench import freshness, ingest, memory, query, rebuild
 from bench.common import ROOT, Result, Stack, report
 

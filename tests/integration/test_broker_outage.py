@@ -9,16 +9,16 @@ from collections.abc import AsyncIterator
 import pytest
 from pymongo import AsyncMongoClient
 
-from app.embedded import ServerProcess, free_port, start_tansu
+from app.devstack.embedded import ServerProcess, free_port, start_tansu
+from app.devstack.topics import ensure_topics
 from app.store import database, make_client
-from app.topics import ensure_topics
 from consumers.engine import FoldEngine
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
-from tests.facts import produce
 from tests.integration.conftest import eventually
 from tests.support import oracle, stored
-from tests.workload import workload
+from tests.support.facts import produce
+from tests.support.workload import workload
 
 
 @pytest.fixture

@@ -26,13 +26,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cloudevents.core.v1.event import CloudEvent
 from pymongo import AsyncMongoClient
 
+from app.devstack.topics import ensure_topics
 from app.store import database, make_client
-from app.topics import ensure_topics
 from tests.conftest import LOG_DIR
-from tests.facts import message
 from tests.integration.conftest import eventually
 from tests.support import oracle, stored
-from tests.workload import workload
+from tests.support.facts import message
+from tests.support.workload import workload
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
 KILLS = 5

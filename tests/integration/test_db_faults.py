@@ -16,16 +16,16 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.embedded import ServerProcess, mongodb_uri, start_secantus
+from app.devstack.embedded import ServerProcess, mongodb_uri, start_secantus
+from app.devstack.topics import ensure_topics
 from app.store import CODEC_OPTIONS, database
-from app.topics import ensure_topics
 from consumers.engine import FoldEngine
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
-from tests.facts import produce
 from tests.integration.conftest import eventually
 from tests.support import oracle, stored
-from tests.workload import workload
+from tests.support.facts import produce
+from tests.support.workload import workload
 
 APP = "factview-under-fault"
 Document = dict[str, Any]

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth import AuthError, Principal, TokenVerifier
-from app.embedded import free_port
-from app.serving import start_server
+from app.devstack.embedded import free_port
+from app.http.serving import start_server
 
 AUD, ISS = "factview", "https://id.example.com/"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

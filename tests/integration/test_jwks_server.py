@@ -21,13 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.asgi import create_app
-from app.embedded import free_port
+from app.devstack.embedded import free_port
+from app.http.asgi import create_app
+from app.http.serving import start_server
 from app.runtime import Runtime
-from app.serving import start_server
 from app.settings import Settings
 from tests.integration.conftest import Factview, eventually, factview_settings
-from tests.integration.stack import ws_url
+from tests.support.stack import ws_url
 
 ISS = "https://id.example.com/"
 QUERY = {"query": "{ customers { nodes { id } } }"}

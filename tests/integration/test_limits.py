@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from app.consistency import Facts
-from app.topics import ensure_topics
+from app.devstack.topics import ensure_topics
+from app.writes.consistency import Facts
 from tests.integration.conftest import Factview, factview_settings
-from tests.integration.stack import running_factview
+from tests.support.stack import running_factview
 
 
 @pytest.fixture(scope="module")

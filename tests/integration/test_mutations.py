@@ -21,11 +21,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth import verifier_from
-from app.embedded import free_port
-from app.serving import start_server
-from app.topics import ensure_topics
+from app.devstack.embedded import free_port
+from app.devstack.topics import ensure_topics
+from app.http.serving import start_server
 from tests.integration.conftest import Factview, bearer, factview_settings, token
-from tests.integration.stack import running_factview, subscribe, ws_url
+from tests.support.stack import running_factview, subscribe, ws_url
 from upstream import accounts as accounts_owner
 from upstream import customers as customers_owner
 

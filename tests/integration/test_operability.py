@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from app.embedded import ServerProcess, mongodb_uri, start_secantus
-from app.topics import ensure_topics
-from tests.facts import account_event, at, produce
+from app.devstack.embedded import ServerProcess, mongodb_uri, start_secantus
+from app.devstack.topics import ensure_topics
 from tests.integration.conftest import Factview, eventually, factview_settings
-from tests.integration.stack import running_factview, subscribe
+from tests.support.facts import account_event, at, produce
+from tests.support.stack import running_factview, subscribe
 
 SERIES = [
     "factview_events_consumed_total",

@@ -24,9 +24,9 @@ from cloudevents.core.formats.json import JSONFormat
 from starlette.applications import Starlette
 
 from app.auth import Role, verifier_from
-from app.embedded import ServerProcess, free_port, start_tansu
-from app.serving import start_server
-from app.topics import ensure_topics
+from app.devstack.embedded import ServerProcess, free_port, start_tansu
+from app.devstack.topics import ensure_topics
+from app.http.serving import start_server
 from tests.integration.conftest import OWNER_AUTH, TEST_JWT_SECRET, bearer
 from upstream import accounts, customers
 

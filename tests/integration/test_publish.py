@@ -25,23 +25,23 @@ from cloudevents.core.v1.event import CloudEvent
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.relay import Lease
+from app.devstack.topics import ensure_topics
 from app.store import database, make_client
-from app.topics import ensure_topics
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.outbox import OUTBOX
 from consumers.projection import Projection, State, handles
 from consumers.projections import PROJECTIONS
 from consumers.projections.customer_overview import overview
-from consumers.rebuild import rebuild
+from consumers.rebuild.shadow import rebuild
+from consumers.relay import Lease
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
-from tests.facts import produce
 from tests.integration.conftest import eventually
 from tests.integration.test_crash import FACTVIEW, Consumer
 from tests.support import oracle, stored
-from tests.workload import workload
+from tests.support.facts import produce
+from tests.support.workload import workload
 
 KILLS = 3
 Document = dict[str, Any]

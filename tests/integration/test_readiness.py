@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from app.embedded import free_port, start_tansu
+from app.devstack.embedded import free_port, start_tansu
+from app.devstack.topics import ensure_topics
 from app.store import database, make_client
-from app.topics import ensure_topics
-from consumers.rebuild_lock import LOCKS, lock_id
-from consumers.versions import VIEW_VERSIONS
+from consumers.rebuild.fence import LOCKS, lock_id
+from consumers.rebuild.versions import VIEW_VERSIONS
 from tests.conftest import LOG_DIR
 from tests.integration.conftest import eventually, factview_settings
-from tests.integration.stack import running_factview
+from tests.support.stack import running_factview
 
 
 async def test_readyz_is_503_while_kafka_is_down(mongo_uri: str) -> None:

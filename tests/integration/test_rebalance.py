@@ -16,7 +16,7 @@ from app.store import database, ensure_indexes, make_client
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from tests.support import oracle, stored
-from tests.workload import workload
+from tests.support.workload import workload
 
 
 async def fold_all(engine: FoldEngine, batches: list[list[FactEvent]]) -> None:

@@ -13,16 +13,16 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from cloudevents.core.v1.event import CloudEvent
 
-from app.rebuild_command import with_dependents
+from app.cli.rebuild import with_dependents
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
-from consumers.rebuild import rebuild
-from consumers.rebuild_lock import LOCKS, LockHeld, ViewLock, lock_id
-from tests.facts import account_event, at, customer_event, message
+from consumers.rebuild.fence import LOCKS, LockHeld, ViewLock, lock_id
+from consumers.rebuild.shadow import rebuild
 from tests.integration.conftest import Factview, eventually
 from tests.support import oracle, stored
+from tests.support.facts import account_event, at, customer_event, message
 
 Document = dict[str, Any]
 

@@ -15,19 +15,19 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app import rebuilds
 from app.runtime import Runtime
 from app.store import database, ensure_indexes, make_client
-from consumers import versions
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from consumers.projections.customer import CustomerProjection
-from consumers.rebuild_lock import LOCKS, lock_id
-from tests.facts import at
+from consumers.rebuild import automatic as rebuilds
+from consumers.rebuild import versions
+from consumers.rebuild.fence import LOCKS, lock_id
 from tests.integration.conftest import eventually, factview_settings
 from tests.support import oracle, stored
+from tests.support.facts import at
 
 Document = dict[str, Any]
 FACTVIEW = str(Path(sys.executable).with_name("factview"))

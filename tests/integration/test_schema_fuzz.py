@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema, nodes
 
-from app.embedded import free_port
-from app.topics import ensure_topics
+from app.devstack.embedded import free_port
+from app.devstack.topics import ensure_topics
 from schema import schema
 from tests.integration.conftest import Factview, factview_settings
-from tests.integration.stack import running_factview
+from tests.support.stack import running_factview
 
 SDL = schema.as_str()
 SCALARS = {

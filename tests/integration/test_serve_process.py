@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from app.auth import mint_token
-from app.embedded import free_port
-from app.topics import ensure_topics
+from app.devstack.embedded import free_port
+from app.devstack.topics import ensure_topics
 from tests.integration.conftest import TEST_JWT_SECRET, eventually
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))

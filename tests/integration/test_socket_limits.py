@@ -22,13 +22,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth import token_for
-from app.consistency import Facts
-from app.embedded import free_port
-from app.serving import start_server
-from app.topics import ensure_topics
-from tests.facts import account_event, at, customer_event, produce
+from app.devstack.embedded import free_port
+from app.devstack.topics import ensure_topics
+from app.http.serving import start_server
+from app.writes.consistency import Facts
 from tests.integration.conftest import Factview, eventually, factview_settings
-from tests.integration.stack import running_factview, ws_url
+from tests.support.facts import account_event, at, customer_event, produce
+from tests.support.stack import running_factview, ws_url
 
 PROTOCOL = ["graphql-transport-ws"]
 ACCOUNT_UPDATED = "subscription($id: ID!) { accountUpdated(id: $id) { id balance } }"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.embedded import EmbeddedServerError, _spawn, free_port, start_tansu
+from app.devstack.embedded import EmbeddedServerError, _spawn, free_port, start_tansu
 
 FACTVIEW = str(Path(sys.executable).parent / "factview")
 

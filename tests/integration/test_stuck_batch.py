@@ -12,16 +12,16 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from app.devstack.topics import ensure_topics
 from app.store import database, make_client
-from app.topics import ensure_topics
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projection import State, handles
 from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from consumers.runner import ConsumerConfig, ConsumerRunner
-from tests.facts import account_event, at, produce
 from tests.integration.conftest import eventually
+from tests.support.facts import account_event, at, produce
 
 
 class BuggyAccounts(AccountProjection):

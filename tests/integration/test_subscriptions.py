@@ -14,12 +14,12 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from pymongo import AsyncMongoClient
 
-from app.topics import ensure_topics
+from app.devstack.topics import ensure_topics
 from consumers.projections.account import AccountProjection
-from consumers.rebuild import rebuild
-from tests.facts import account_event, at, customer_event, produce
+from consumers.rebuild.shadow import rebuild
 from tests.integration.conftest import Factview, bearer, eventually, factview_settings
-from tests.integration.stack import running_factview, subscribe, ws_url
+from tests.support.facts import account_event, at, customer_event, produce
+from tests.support.stack import running_factview, subscribe, ws_url
 
 ACCOUNT_UPDATED = """
 subscription($id: ID!) { accountUpdated(id: $id) { id balance version status } }

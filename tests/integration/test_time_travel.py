@@ -10,8 +10,8 @@ from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
-from tests.facts import account_event, at, customer_event, produce
 from tests.integration.conftest import Factview, eventually
+from tests.support.facts import account_event, at, customer_event, produce
 
 ACCOUNT_AS_OF = """
 query($id: ID!, $asOf: DateTime) {

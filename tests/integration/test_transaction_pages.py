@@ -6,10 +6,10 @@ import uuid
 from typing import Any
 
 from consumers.projections.account import AccountProjection
-from consumers.rebuild import rebuild
-from tests.facts import account_event, at, produce
+from consumers.rebuild.shadow import rebuild
 from tests.integration.conftest import Factview, eventually
-from tests.integration.stack import subscribe
+from tests.support.facts import account_event, at, produce
+from tests.support.stack import subscribe
 
 PAGE = """
 query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {

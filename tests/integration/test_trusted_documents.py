@@ -11,11 +11,11 @@ import pytest
 import websockets
 
 from app.auth import token_for
-from app.documents import digest
-from app.topics import ensure_topics
-from app.web.manifest import MANIFEST
+from app.devstack.topics import ensure_topics
+from app.http.documents import digest
+from app.http.web.manifest import MANIFEST
 from tests.integration.conftest import Factview, factview_settings
-from tests.integration.stack import running_factview, ws_url
+from tests.support.stack import running_factview, ws_url
 
 LISTED = {op["name"]: op["body"] for op in json.loads(MANIFEST.read_text())["operations"]}
 

@@ -9,7 +9,7 @@ from typing import Any
 from consumers.facts import FactEvent
 from consumers.projection import State, fold, settle
 from consumers.projections.account import AccountProjection
-from tests.facts import at
+from tests.support.facts import at
 
 
 def ev(type_: str, t: float, id_: str, **data: Any) -> FactEvent:

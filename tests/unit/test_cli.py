@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = [

@@ -8,7 +8,7 @@ from typing import Any
 from consumers.facts import FactEvent
 from consumers.projection import fold
 from consumers.projections.customer import CustomerProjection
-from tests.facts import at
+from tests.support.facts import at
 
 
 def ev(type_: str, t: float, id_: str, **data: Any) -> FactEvent:

@@ -12,7 +12,7 @@ from consumers.projection import fold, settle
 from consumers.projections.account import AccountProjection
 from consumers.projections.customer import CustomerProjection
 from consumers.projections.customer_overview import overview
-from tests.facts import account_event, at, customer_event, raw
+from tests.support.facts import account_event, at, customer_event, raw
 
 
 def _customer() -> dict[str, object]:

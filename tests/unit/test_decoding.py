@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from consumers.decoding import PoisonRecord, RawRecord, decode
-from tests.facts import account_event, at, raw
+from tests.support.facts import account_event, at, raw
 
 DEPOSIT = {"accountId": "a1", "transactionId": "t1", "amount": "10.00", "currency": "EUR"}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from app.dev import check_port, env_file_text, remove_env_file, write_env_file
-from app.embedded import EmbeddedServerError
+from app.devstack.dev import check_port, env_file_text, remove_env_file, write_env_file
+from app.devstack.embedded import EmbeddedServerError
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

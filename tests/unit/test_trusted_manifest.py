@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.documents import DocumentRefused, ManifestError, TrustedDocuments, digest
-from app.web.manifest import MANIFEST, page_documents, render
+from app.http.documents import DocumentRefused, ManifestError, TrustedDocuments, digest
+from app.http.web.manifest import MANIFEST, page_documents, render
 
 
 def test_the_manifest_lists_every_document_the_page_sends() -> None:

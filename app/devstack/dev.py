@@ -21,14 +21,20 @@ from pydantic import SecretStr
 from rich.console import Console
 from starlette.applications import Starlette
 
-from app.asgi import create_app
 from app.auth import Role, token_for, verifier_from
-from app.embedded import EmbeddedServerError, ServerProcess, free_port, start_secantus, start_tansu
-from app.embedded import mongodb_uri as secantus_uri
+from app.devstack.embedded import (
+    EmbeddedServerError,
+    ServerProcess,
+    free_port,
+    start_secantus,
+    start_tansu,
+)
+from app.devstack.embedded import mongodb_uri as secantus_uri
+from app.devstack.topics import ensure_topics
+from app.http.asgi import create_app
+from app.http.serving import RunningServer, start_server
 from app.runtime import Runtime
-from app.serving import RunningServer, start_server
 from app.settings import Settings
-from app.topics import ensure_topics
 from upstream import dev_seed
 
 HOST = "127.0.0.1"

@@ -8,8 +8,8 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.history import History
-from app.transactions import Page, Past, Transactions
+from app.read.history import History
+from app.read.transactions import Page, Past, Transactions
 from consumers.projections.customer import CustomerProjection
 
 Document = dict[str, Any]

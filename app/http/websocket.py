@@ -34,7 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from app.access import GuardedViews
 from app.auth import AuthError, Principal, TokenVerifier
-from app.documents import DocumentRefused, TrustedDocuments
+from app.http.documents import DocumentRefused, TrustedDocuments
 from schema.context import Context
 
 log = structlog.get_logger("factview.websocket")
@@ -85,7 +85,7 @@ class SocketLimits:
 
 
 class SocketPolicy(Protocol):
-    """What the handler needs from the view that runs it (app.asgi.FactviewGraphQL)."""
+    """What the handler needs from the view that runs it (app.http.asgi.FactviewGraphQL)."""
 
     socket_limits: SocketLimits
     callers: CallerSockets

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from app.auth import AuthNotConfigured
-from app.embedded import EmbeddedServerError
+from app.devstack.embedded import EmbeddedServerError
+from app.http.serving import ServerFailed
 from app.logs import configure_logging
-from app.serving import ServerFailed
 from app.settings import Settings
 from app.store import StoreUnavailable, connected
 from consumers.runner import BrokerUnavailable
@@ -133,7 +133,7 @@ def serve(
 async def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from app.asgi import create_app, metrics_app
+    from app.http.asgi import create_app, metrics_app
     from app.runtime import Runtime
 
     runtime = await Runtime.start(settings, consume=True)
@@ -179,7 +179,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 def trusted_documents(
     check: bool = typer.Option(False, "--check", help="Only say whether the file is current."),
 ) -> None:
-    from app.web.manifest import MANIFEST, ManifestSourceError, page_documents, render
+    from app.http.web.manifest import MANIFEST, ManifestSourceError, page_documents, render
 
     try:
         text = render(page_documents())
@@ -239,9 +239,9 @@ def rebuild(
         500, metavar="N", help="Documents written to the shadow per round trip."
     ),
 ) -> None:
-    from app.rebuild_command import run_rebuild, with_dependents
+    from app.cli.rebuild import run_rebuild, with_dependents
     from consumers.projections import PROJECTIONS, by_name
-    from consumers.rebuild_lock import LockHeld
+    from consumers.rebuild.fence import LockHeld
 
     settings = _settings()
     try:
@@ -266,7 +266,7 @@ def refold(
         ..., "--id", metavar="ID", help="Document id to fold again (repeatable)."
     ),
 ) -> None:
-    from app.rebuild_command import UnknownIds, run_refold
+    from app.cli.rebuild import UnknownIds, run_refold
     from consumers.projections import by_name
 
     settings = _settings()
@@ -291,7 +291,7 @@ def dev(
         Path(".env.dev"), help="Where to write the stack's settings for other factview commands."
     ),
 ) -> None:
-    from app.dev import run_dev
+    from app.devstack.dev import run_dev
 
     # A person watches this terminal: readable lines, warnings and up.
     configure_logging("console", "WARNING")
@@ -383,7 +383,7 @@ def tail(
 async def _tail(
     settings: Settings, topic: str, from_beginning: bool, count: int, idle: float
 ) -> None:
-    from app.tail import records
+    from app.cli.tail import records
 
     async for line in records(
         settings.kafka_bootstrap_servers,

@@ -25,19 +25,24 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app import graphql_http
 from app.access import GuardedViews
 from app.auth import CLIENT_MESSAGE, AuthError, Principal
-from app.documents import DocumentRefused, TrustedDocuments
-from app.headers import HeaderLimit
+from app.http import graphql_http
+from app.http.documents import DocumentRefused, TrustedDocuments
+from app.http.headers import HeaderLimit
+from app.http.probes import readiness
+from app.http.web import routes as web_routes
+from app.http.web.graphiql import offline_html
+from app.http.web.graphiql import routes as graphiql_routes
+from app.http.websocket import (
+    BoundedWebSocketAdapter,
+    CallerSockets,
+    GuardedTransportWS,
+    SocketLimits,
+)
 from app.metrics import CONTENT_TYPE
-from app.readiness import readiness
 from app.runtime import Runtime
 from app.settings import Settings
-from app.web import routes as web_routes
-from app.web.graphiql import offline_html
-from app.web.graphiql import routes as graphiql_routes
-from app.websocket import BoundedWebSocketAdapter, CallerSockets, GuardedTransportWS, SocketLimits
 from schema import build_schema
 from schema.context import Context
 from schema.extensions import Limits
@@ -57,7 +62,8 @@ class BodyTooLarge(Exception):
 class FactviewGraphQL(GraphQL[Context, None]):
     """strawberry's ASGI view behind the gate every HTTP operation passes: size, token, time.
 
-    Websockets pass their own gate (app/websocket.py): token in connection_init, the same limits.
+    Websockets pass their own gate (app/http/websocket.py): token in connection_init, the same
+    limits.
     """
 
     graphql_transport_ws_handler_class = GuardedTransportWS
@@ -175,7 +181,7 @@ class FactviewGraphQL(GraphQL[Context, None]):
                 message = f"operation took over {self.settings.operation_timeout_seconds:g}s"
                 await _error(504, "OPERATION_TIMEOUT", message)(scope, receive, send)
 
-    # The GraphQL-over-HTTP specification (app/graphql_http.py): the media type the client
+    # The GraphQL-over-HTTP specification (app/http/graphql_http.py): the media type the client
     # accepts, no `data` before execution, 405 for a mutation over GET. strawberry hands
     # process_result the request and create_response the sub-response: the request's state
     # carries the sub-response between them.

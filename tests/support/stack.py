@@ -12,10 +12,10 @@ import httpx
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
-from app.asgi import create_app
-from app.embedded import free_port
+from app.devstack.embedded import free_port
+from app.http.asgi import create_app
+from app.http.serving import start_server
 from app.runtime import Runtime
-from app.serving import start_server
 from app.settings import Settings
 from tests.integration.conftest import Factview, bearer
 

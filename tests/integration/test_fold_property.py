@@ -16,15 +16,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.history import History
+from app.read.history import History
+from app.read.transactions import Transactions
 from app.store import database, make_client
-from app.transactions import Transactions
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projection import Settled, State, fold, settle
 from consumers.projections.account import AccountProjection
-from tests.facts import at
 from tests.support import oracle, stored
+from tests.support.facts import at
 
 CUSTOMERS = ["c0", "c1", "c2"]
 ACCOUNTS = ["a0", "a1", "a2", "a3"]

@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from app.access import Forbidden
-from app.history import History
+from app.read.history import History
 from schema.accounts import Account
 from schema.context import Info
 from schema.customers import Customer

@@ -16,11 +16,11 @@ from typing import Any
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
-from consumers import versions
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
-from consumers.rebuild import rebuild
-from consumers.rebuild_lock import LOCKS, LockHeld, lock_id
+from consumers.rebuild import versions
+from consumers.rebuild.fence import LOCKS, LockHeld, lock_id
+from consumers.rebuild.shadow import rebuild
 
 log = structlog.get_logger("factview.rebuilds")
 Document = dict[str, Any]

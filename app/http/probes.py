@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import PyMongoError
 
-from app import rebuilds
+from consumers.rebuild import automatic as rebuilds
 
 if TYPE_CHECKING:
     from app.runtime import Runtime

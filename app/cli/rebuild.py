@@ -23,9 +23,9 @@ from app.settings import Settings
 from app.store import connected, ensure_indexes
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
-from consumers.rebuild import RebuildResult, rebuild
-from consumers.rebuild_lock import ViewLock
-from consumers.refold import refold_documents
+from consumers.rebuild.fence import ViewLock
+from consumers.rebuild.refold import refold_documents
+from consumers.rebuild.shadow import RebuildResult, rebuild
 
 Document = dict[str, Any]
 

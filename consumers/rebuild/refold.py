@@ -16,8 +16,8 @@ from pymongo.write_concern import WriteConcern
 
 from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
+from consumers.rebuild.writes import replace
 from consumers.replay import refold
-from consumers.writes import replace
 
 Document = dict[str, Any]
 

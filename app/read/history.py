@@ -13,7 +13,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app.transactions import Transactions, until
+from app.read.transactions import Transactions, until
 from consumers import replay
 from consumers.facts import time_key
 from consumers.log import from_log_document

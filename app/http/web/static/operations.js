@@ -1,6 +1,6 @@
 // Every GraphQL document the page sends, and nothing else: no DOM here, so
 // `factview trusted-documents` can import this module (with node) and list them, byte for byte,
-// in the trusted-documents manifest (app/web/trusted-documents.json), and
+// in the trusted-documents manifest (app/http/web/trusted-documents.json), and
 // tests/e2e/test_codegen.py can check them against schema.graphql with GraphQL Code Generator.
 
 // The newest few transactions come with every view of an account (live too); older ones are

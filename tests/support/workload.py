@@ -9,7 +9,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from consumers.decoding import decode
 from consumers.facts import FactEvent
-from tests.facts import account_event, at, customer_event, raw
+from tests.support.facts import account_event, at, customer_event, raw
 from tests.support.stored import LoggedEvent
 
 

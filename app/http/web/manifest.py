@@ -15,7 +15,7 @@ from typing import Any
 
 from graphql import OperationDefinitionNode, parse
 
-from app.documents import FORMAT, digest
+from app.http.documents import FORMAT, digest
 
 OPERATIONS_JS = Path(__file__).parent / "static" / "operations.js"
 MANIFEST = Path(__file__).parent / "trusted-documents.json"

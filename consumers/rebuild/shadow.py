@@ -2,7 +2,7 @@
 
 How no event is lost or doubled across the swap:
 
-1. Take the view's lock (consumers/rebuild_lock.py). From then on every engine transaction
+1. Take the view's lock (consumers/rebuild/fence.py). From then on every engine transaction
    writes the lock document, so it conflicts with the fence set later.
 2. Open a change stream on the database *before* reading the log. Whatever commits after this
    point shows up on the stream; whatever committed before is seen by the scan. A key in both is
@@ -44,11 +44,12 @@ from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from consumers import versions
 from consumers.log import LogDocument
 from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
-from consumers.rebuild_lock import LOCKS, LockLost, ViewLock, lock_id
+from consumers.rebuild import versions
+from consumers.rebuild.fence import LOCKS, LockLost, ViewLock, lock_id
+from consumers.rebuild.writes import replace
 from consumers.replay import (
     RAW,
     affected_keys,
@@ -60,7 +61,6 @@ from consumers.replay import (
     own_query,
     refold,
 )
-from consumers.writes import replace
 
 Document = dict[str, Any]
 

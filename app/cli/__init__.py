@@ -1,0 +1,1 @@
+"""The `factview` command line (entry point: app.cli.main:main)."""

@@ -1,0 +1,1 @@
+"""Live updates: change streams of the view collections, fanned out to subscribers."""

@@ -1,0 +1,1 @@
+"""Write services: forwarding a write to its owner, and waiting until it is folded."""
