@@ -93,7 +93,9 @@ class Settings(AuthSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     # Trusted documents: only operations listed in the manifest run (by hash or by full text).
     trusted_documents: bool = False
-    trusted_documents_manifest: Path = Path(__file__).parent / "http" / "web" / "trusted-documents.json"
+    trusted_documents_manifest: Path = (
+        Path(__file__).parent / "http" / "web" / "trusted-documents.json"
+    )
     introspection: bool = False
     mask_errors: bool = True
 
