@@ -113,6 +113,14 @@ class GuardedViews(ViewReader):
         self.require_customer(customer_id)
         return await super().customer(customer_id)
 
+    async def customer_as_of(self, customer_id: str, as_of: datetime) -> Document | None:
+        self.require_customer(customer_id)  # the same rule as the live customer
+        return await super().customer_as_of(customer_id, as_of)
+
+    async def accounts_as_of(self, customer_id: str, as_of: datetime) -> list[Document]:
+        self.require_customer(customer_id)
+        return await super().accounts_as_of(customer_id, as_of)
+
     async def customers(
         self, first: int, after: str | None, only: str | None = None
     ) -> tuple[list[Document], bool]:

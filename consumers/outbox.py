@@ -12,10 +12,10 @@ relay that sends a row again after a crash sends the same id, which a downstream
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cloudevents.core.bindings import kafka
 from cloudevents.core.v1.event import CloudEvent
@@ -23,30 +23,10 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-if TYPE_CHECKING:
-    from consumers.projection import Projection
+from consumers.projection import Projection
 
 Document = dict[str, Any]
 OUTBOX = "outbox"
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """What one state of a document publishes: JSON-ready data, a version that grows with every
-    change of the data, and the business time of the newest fact behind it."""
-
-    data: dict[str, Any]
-    version: int
-    time: datetime
-
-
-@dataclass(frozen=True)
-class Publication:
-    """A view's declaration that it publishes each change of its documents as a Fact Event."""
-
-    type: str  # the CloudEvents type, e.g. "customer-overview.changed"
-    entity: str  # names what is published in event ids, e.g. "customer-overview"
-    describe: Callable[[dict[str, Any]], Published]  # pure: no I/O, no clock
 
 
 def event_id(entity: str, key: str, version: int) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from consumers.facts import FactEvent, position
-from consumers.outbox import Publication
 
 State = dict[str, Any]
 Row = dict[str, Any]
@@ -18,6 +18,25 @@ Settled = tuple[State, list[Row]]
 
 # Where a fold keeps a document's child rows while it runs (row key -> row); never stored.
 ROWS = "rows"
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What one state of a document publishes: JSON-ready data, a version that grows with every
+    change of the data, and the business time of the newest fact behind it."""
+
+    data: dict[str, Any]
+    version: int
+    time: datetime
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A view's declaration that it publishes each change of its documents as a Fact Event."""
+
+    type: str  # the CloudEvents type, e.g. "customer-overview.changed"
+    entity: str  # names what is published in event ids, e.g. "customer-overview"
+    describe: Callable[[dict[str, Any]], Published]  # pure: no I/O, no clock
 
 
 def handles(event_type: str) -> Callable[[Handler], Handler]:

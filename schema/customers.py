@@ -57,11 +57,19 @@ class Customer:
     @strawberry.field
     async def accounts(self, info: Info) -> list[Account]:
         if self.as_of is not None:
-            from schema.events import accounts_as_of
-
-            return await accounts_as_of(info, str(self.id), self.as_of)
+            past = await info.context.views.accounts_as_of(str(self.id), self.as_of)
+            return [Account.from_view(doc, self.as_of) for doc in past]
         docs = await info.context.views.accounts_of(str(self.id))
         return [Account.from_view(doc) for doc in docs]
+
+
+async def _customer_as_of(info: Info, customer_id: str, as_of: datetime) -> Customer | None:
+    doc = await info.context.views.customer_as_of(customer_id, as_of)
+    if doc is None:
+        return None
+    customer = Customer.from_view(doc)
+    customer.as_of = as_of
+    return customer
 
 
 async def _require_customer(info: Info, customer_id: str) -> None:
@@ -82,9 +90,7 @@ class CustomerQuery:
     ) -> Customer | None:
         await await_token(info, consistency_token, partial(_require_customer, info, str(id)))
         if as_of is not None:
-            from schema.events import customer_as_of
-
-            return await customer_as_of(info, str(id), as_of)
+            return await _customer_as_of(info, str(id), as_of)
         doc = await info.context.views.customer(str(id))
         return Customer.from_view(doc) if doc else None
 

@@ -1,5 +1,5 @@
 """History from the log: `events(subject, first, after, order)`, the audit trail of an entity,
-and the joined Customer view as of a business time (`customer(id, asOf)`)."""
+read from the log (the as-of views are resolved with their types: schema/customers.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from strawberry.scalars import JSON
 
 from app.access import Forbidden
 from app.read.history import History
-from schema.accounts import Account
+from consumers.facts import from_time_key
 from schema.context import Info
-from schema.customers import Customer
 from schema.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
 
 
@@ -46,7 +45,7 @@ class LoggedEvent:
             source=doc["source"],
             type=doc["type"],
             # The log's `time` is stored to the millisecond; timeKey keeps the exact instant.
-            time=datetime.strptime(doc["timeKey"], "%Y-%m-%dT%H:%M:%S.%f%z"),
+            time=from_time_key(doc["timeKey"]),
             subject=strawberry.ID(subject) if subject is not None else None,
             data=_plain(doc.get("data")),
             topic=doc.get("topic"),
@@ -113,18 +112,3 @@ class HistoryQuery:
             for d in docs
         ]
         return connection(items, has_next)
-
-
-async def customer_as_of(info: Info, customer_id: str, as_of: datetime) -> Customer | None:
-    info.context.views.require_customer(customer_id)  # the same rule as the live customer
-    doc = await History(info.context.views.db).customer_as_of(customer_id, as_of)
-    if doc is None:
-        return None
-    customer = Customer.from_view(doc)
-    customer.as_of = as_of
-    return customer
-
-
-async def accounts_as_of(info: Info, customer_id: str, as_of: datetime) -> list[Account]:
-    docs = await History(info.context.views.db).accounts_as_of(customer_id, as_of)
-    return [Account.from_view(doc, as_of) for doc in docs]

@@ -26,6 +26,14 @@ class ViewReader:
         """The account as it stood at business time `as_of`, read from its rows and the log."""
         return await History(self.db).account_as_of(account_id, as_of)
 
+    async def customer_as_of(self, customer_id: str, as_of: datetime) -> Document | None:
+        """The joined customer as it stood at business time `as_of`, read from the log."""
+        return await History(self.db).customer_as_of(customer_id, as_of)
+
+    async def accounts_as_of(self, customer_id: str, as_of: datetime) -> list[Document]:
+        """A customer's accounts as they stood at business time `as_of`."""
+        return await History(self.db).accounts_as_of(customer_id, as_of)
+
     async def transactions(
         self,
         account_id: str,

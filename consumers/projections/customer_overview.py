@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from consumers.outbox import Publication, Published
+from consumers.projection import Publication, Published
 from consumers.projections.balances import balances
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
