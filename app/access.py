@@ -8,15 +8,13 @@ A denied object reads as null plus a FORBIDDEN error, never with its data.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from graphql import GraphQLError
 
 from app.auth import Principal
 from app.read.transactions import Page
 from app.read.views import ViewReader
-
-Document = dict[str, Any]
+from consumers.document import Document
 
 
 class Unauthenticated(GraphQLError):

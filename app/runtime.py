@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from pymongo import AsyncMongoClient
@@ -19,6 +18,7 @@ from app.read.views import ViewReader
 from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
 from app.writes.owners import Owners
+from consumers.document import Document
 from consumers.engine import BatchOutcome, FoldEngine
 from consumers.projections import PROJECTIONS
 from consumers.rebuild import automatic as rebuilds
@@ -26,7 +26,6 @@ from consumers.relay import OutboxRelay, RelayConfig
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
 log = structlog.get_logger("factview")
-Document = dict[str, Any]
 
 
 @dataclass

@@ -7,7 +7,6 @@ import contextlib
 import struct
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
@@ -16,8 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from app.settings import Settings
-
-Document = dict[str, Any]
+from consumers.document import Document
 
 
 class DecimalCodec(TypeCodec):

@@ -29,12 +29,12 @@ from bench.common import (
     servers,
 )
 from consumers.decoding import RawRecord, decode
+from consumers.document import Document
 from consumers.engine import BatchOutcome, FoldEngine
 from consumers.log import to_log_document
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
 GOAL = 0.5
-Document = dict[str, Any]
 
 
 async def measure(

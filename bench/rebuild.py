@@ -25,13 +25,13 @@ from bench.common import (
     report,
     servers,
 )
+from consumers.document import Document
 from consumers.log import to_log_document
 from consumers.projections import PROJECTIONS
 from consumers.rebuild.shadow import rebuild
 
 GOAL = 0.7
 CHUNK = 500
-Document = dict[str, Any]
 
 
 async def fill_log(db: Any, stack: Stack, events: int, accounts: int) -> None:

@@ -9,15 +9,14 @@ or a crash in between, never folds anything twice (the log dedupes on source+id 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from consumers.decoding import PoisonRecord, RawRecord, decode
+from consumers.document import Document
 from consumers.engine import DeadLetter, FoldEngine
 
-Document = dict[str, Any]
 STATUSES = ("pending", "redriven")
 
 

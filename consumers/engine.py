@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from bson.binary import Binary
 from pymongo import ReplaceOne, UpdateOne
@@ -16,13 +15,13 @@ from pymongo.write_concern import WriteConcern
 
 from consumers import outbox, replay, rows
 from consumers.decoding import RawRecord
+from consumers.document import Document
 from consumers.facts import FactEvent
 from consumers.log import to_log_document
 from consumers.projection import ROWS, Projection, Row, State, fold, settle
 from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewFenced, guard, wait_lifted
 
-Document = dict[str, Any]
 # Per document, its stored rows that a batch names (row key -> row).
 StoredRows = dict[str, dict[str, Row]]
 

@@ -23,9 +23,9 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.projection import Projection
 
-Document = dict[str, Any]
 OUTBOX = "outbox"
 
 

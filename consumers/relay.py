@@ -17,7 +17,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -25,10 +24,10 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from consumers.document import Document
 from consumers.outbox import OUTBOX, to_record
 
 log = structlog.get_logger("factview.relay")
-Document = dict[str, Any]
 LEASES = "leases"
 _CLOSE_TIMEOUT = 1.0
 

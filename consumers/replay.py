@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
@@ -19,11 +18,11 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.facts import FactEvent
 from consumers.log import LogDocument, from_log_document
 from consumers.projection import Projection, Settled, State, fold, settle
 
-Document = dict[str, Any]
 Advance = Callable[[int], None]
 
 

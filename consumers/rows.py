@@ -15,16 +15,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from pymongo import ASCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.facts import position
 from consumers.projection import Row, Rows, State, row_id
 
-Document = dict[str, Any]
 Write = InsertOne[Document] | ReplaceOne[Document] | UpdateOne | UpdateMany | DeleteOne
 # Fields the engine keeps on a row, beside what the handlers give it.
 REV = "_rev"

@@ -8,12 +8,13 @@ document that disappears) ends the subscription: the client receives `complete`.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from app.live.hub import HubStopped, SubscriberDropped
+from consumers.document import Document
 from consumers.projections.customer import CustomerProjection
 from schema.accounts import (
     PAGE_CURSOR,
@@ -27,7 +28,6 @@ from schema.customers import Customer
 from schema.pagination import Edge, decode_cursor, encode_cursor
 
 T = TypeVar("T")
-Document = dict[str, Any]
 FEED_CURSOR = "transactions-feed"
 # Rows read per round trip while a feed catches up.
 _FEED_CHUNK = 100

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -26,8 +24,6 @@ from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewLock
 from consumers.rebuild.refold import refold_documents
 from consumers.rebuild.shadow import RebuildResult, rebuild
-
-Document = dict[str, Any]
 
 
 class RateColumn(ProgressColumn):

@@ -17,8 +17,9 @@ from typing import Any
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
+
 log = structlog.get_logger("factview.live")
-Document = dict[str, Any]
 
 
 class SubscriberDropped(Exception):

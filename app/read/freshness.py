@@ -10,15 +10,13 @@ import asyncio
 import time
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
-
-Document = dict[str, Any]
 
 # What one customer may read of each view: its own document, its own accounts.
 _OWN = {"customer": "_id", "account": "customerId"}

@@ -8,20 +8,19 @@ log; its history is never folded again. A customer's own facts are few: they are
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.read.transactions import Transactions, until
 from consumers import replay
+from consumers.document import Document
 from consumers.facts import time_key
 from consumers.log import from_log_document
 from consumers.projection import fold
 from consumers.projections.account import ZERO, AccountProjection
 from consumers.projections.customer import CustomerProjection
 
-Document = dict[str, Any]
 # Where a page of events starts after: (timeKey, _id) of the last event of the previous page.
 EventPosition = tuple[str, str]
 _MOVEMENTS = ["account.deposited", "account.withdrawn"]

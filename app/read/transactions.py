@@ -12,15 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.facts import time_key
 from consumers.projections.account import AccountProjection, signed
 
-Document = dict[str, Any]
 ROWS = AccountProjection.rows
 assert ROWS is not None
 COLLECTION = ROWS.collection

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.read.history import History
 from app.read.transactions import Page, Past, Transactions
+from consumers.document import Document
 from consumers.projections.customer import CustomerProjection
-
-Document = dict[str, Any]
 
 
 class ViewReader:

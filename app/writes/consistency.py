@@ -12,13 +12,11 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.facts import log_id
-
-Document = dict[str, Any]
 
 _PREFIX = "c1."
 _FIRST_POLL = 0.01

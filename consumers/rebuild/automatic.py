@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
 from consumers.rebuild import versions
@@ -23,8 +23,6 @@ from consumers.rebuild.fence import LOCKS, LockHeld, lock_id
 from consumers.rebuild.shadow import rebuild
 
 log = structlog.get_logger("factview.rebuilds")
-Document = dict[str, Any]
-
 _rebuilding: set[str] = set()
 
 

@@ -7,19 +7,16 @@ of the two transactions conflicts and retries; the result is the log's fold eith
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from consumers.document import Document
 from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
 from consumers.rebuild.writes import replace
 from consumers.replay import refold
-
-Document = dict[str, Any]
 
 
 async def refold_documents(

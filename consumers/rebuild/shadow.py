@@ -37,13 +37,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.log import LogDocument
 from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
@@ -61,8 +62,6 @@ from consumers.replay import (
     own_query,
     refold,
 )
-
-Document = dict[str, Any]
 
 # Catch-up rounds before fencing; each round is shorter than the one before while the
 # consumers keep pace, and the fence takes whatever is left.

@@ -7,14 +7,13 @@ Account fold makes the Customer view (which embeds account balances) outdated to
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from consumers.projection import Projection
 from consumers.replay import joined_view
 
-Document = dict[str, Any]
 VIEW_VERSIONS = "view_versions"
 
 

@@ -6,15 +6,12 @@ the log holds nothing for it, deleted; its rows are replaced all together.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
+from consumers.document import Document
 from consumers.projection import Projection, Settled
-
-Document = dict[str, Any]
 
 
 async def replace(

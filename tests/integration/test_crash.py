@@ -28,6 +28,7 @@ from pymongo import AsyncMongoClient
 
 from app.devstack.topics import ensure_topics
 from app.store import database, make_client
+from consumers.document import Document
 from tests.conftest import LOG_DIR
 from tests.integration.conftest import eventually
 from tests.support import oracle, stored
@@ -40,7 +41,6 @@ KILLS = 5
 BLOCKED_LIFE = 3
 # Long enough to observe the held commit, kill and read the offsets; it then runs anyway.
 BLOCK_MS = 8000
-Document = dict[str, Any]
 Ids = tuple[str, str]
 
 

@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from app.devstack.embedded import ServerProcess, mongodb_uri, start_secantus
 from app.devstack.topics import ensure_topics
 from app.store import CODEC_OPTIONS, database
+from consumers.document import Document
 from consumers.engine import FoldEngine
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
@@ -28,8 +29,6 @@ from tests.support.facts import produce
 from tests.support.workload import workload
 
 APP = "factview-under-fault"
-Document = dict[str, Any]
-
 FAULTS: dict[str, Document] = {
     "closeConnection": {"closeConnection": True},
     # 112 WriteConflict: the server labels it TransientTransactionError inside a transaction.

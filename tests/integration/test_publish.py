@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from app.devstack.topics import ensure_topics
 from app.store import database, make_client
+from consumers.document import Document
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.outbox import OUTBOX
@@ -44,7 +45,6 @@ from tests.support.facts import produce
 from tests.support.workload import workload
 
 KILLS = 3
-Document = dict[str, Any]
 
 
 class OverviewProjection(Projection):

@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -23,8 +22,6 @@ from consumers.rebuild.shadow import rebuild
 from tests.integration.conftest import Factview, eventually
 from tests.support import oracle, stored
 from tests.support.facts import account_event, at, customer_event, message
-
-Document = dict[str, Any]
 
 
 class Feed:

@@ -10,13 +10,13 @@ from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.runtime import Runtime
 from app.store import database, ensure_indexes, make_client
+from consumers.document import Document
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projections import PROJECTIONS
@@ -29,7 +29,6 @@ from tests.integration.conftest import eventually, factview_settings
 from tests.support import oracle, stored
 from tests.support.facts import at
 
-Document = dict[str, Any]
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
 
 

@@ -16,9 +16,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.document import Document
 from tests.support.oracle import Account, AccountSummary, Customer, Transaction, Views
-
-Document = dict[str, Any]
 
 
 @dataclass(frozen=True)
