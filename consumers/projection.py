@@ -155,6 +155,11 @@ class Projection:
         """Whether queries should see this document (e.g. not deleted)."""
         return True
 
+    @classmethod
+    def visible_query(cls) -> dict[str, Any]:
+        """`visible` as a MongoDB filter, for reads that select many documents."""
+        return {}
+
 
 def fold(
     projection: type[Projection], key: str, events: Iterable[FactEvent], state: State | None = None

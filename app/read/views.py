@@ -65,7 +65,7 @@ class ViewReader:
         self, first: int, after: str | None, only: str | None = None
     ) -> tuple[list[Document], bool]:
         """One page of visible customers by id (or just `only`), and whether more follow."""
-        query: Document = {"deleted": {"$ne": True}}
+        query: Document = CustomerProjection.visible_query()
         if after is not None:
             query["_id"] = {"$gt": after}
         if only is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from consumers.facts import FactEvent
 from consumers.projection import Join, Projection, State, handles
@@ -81,6 +82,11 @@ class CustomerProjection(Projection):
         state["totalBalance"] = total_balance(accounts)
         return state
 
+    # A deleted customer stays in the view (its accounts may still arrive) but is not shown.
     @classmethod
     def visible(cls, state: State) -> bool:
         return not state.get("deleted", False)
+
+    @classmethod
+    def visible_query(cls) -> dict[str, Any]:
+        return {"deleted": {"$ne": True}}
