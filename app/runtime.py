@@ -21,7 +21,7 @@ from app.writes.owners import Owners
 from consumers.document import Document
 from consumers.engine import BatchOutcome, FoldEngine
 from consumers.projections import PROJECTIONS
-from consumers.rebuild import automatic as rebuilds
+from consumers.rebuild import automatic
 from consumers.relay import OutboxRelay, RelayConfig
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
@@ -45,6 +45,8 @@ class Runtime:
     consumer_task: asyncio.Task[None] | None = None
     # Rebuilds of views folded by another projection version (consumers/rebuild/automatic.py).
     rebuild_task: asyncio.Task[None] | None = None
+    # The views this process is rebuilding right now (/readyz: not ready while any are).
+    rebuilding: set[str] = field(default_factory=set)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -95,7 +97,7 @@ class Runtime:
                         runtime.relay.run(runtime.stopping), name="factview-relay"
                     )
                     runtime.relay_task.add_done_callback(_report_relay_exit)
-            runtime.rebuild_task = rebuilds.start(db)
+            runtime.rebuild_task = automatic.start(db, PROJECTIONS, runtime.rebuilding)
         except BaseException:
             if runtime is not None:
                 await runtime._close_serving()

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import PyMongoError
 
-from consumers.rebuild import automatic as rebuilds
-
 if TYPE_CHECKING:
     from app.runtime import Runtime
 
@@ -20,7 +18,7 @@ async def readiness(runtime: Runtime) -> dict[str, Any]:
     checks: dict[str, Any] = {"mongodb": await _mongo(runtime)}
     if runtime.runner is not None:
         checks["kafka"] = await runtime.runner.reachable(CHECK_TIMEOUT)
-    rebuilding = sorted(rebuilds.rebuilding())
+    rebuilding = sorted(runtime.rebuilding)
     checks["rebuilding"] = rebuilding
     ready = all(v for k, v in checks.items() if k != "rebuilding") and not rebuilding
     return {"ready": ready, "checks": checks}

@@ -17,22 +17,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from consumers.document import Document
 from consumers.projection import Projection
-from consumers.projections import PROJECTIONS
 from consumers.rebuild import versions
 from consumers.rebuild.fence import LOCKS, LockHeld, lock_id
 from consumers.rebuild.shadow import rebuild
 
 log = structlog.get_logger("factview.rebuilds")
-_rebuilding: set[str] = set()
-
-
-def rebuilding() -> set[str]:
-    """Views this process is rebuilding right now (for /readyz: not ready while non-empty)."""
-    return set(_rebuilding)
 
 
 async def outdated(
-    db: AsyncDatabase[Document], projections: tuple[type[Projection], ...] = PROJECTIONS
+    db: AsyncDatabase[Document], projections: tuple[type[Projection], ...]
 ) -> list[type[Projection]]:
     """Views whose stored versions differ from the code's; fresh, empty views are recorded."""
     found = []
@@ -45,17 +38,24 @@ async def outdated(
 
 
 def start(
-    db: AsyncDatabase[Document], projections: tuple[type[Projection], ...] = PROJECTIONS
+    db: AsyncDatabase[Document],
+    projections: tuple[type[Projection], ...],
+    rebuilding: set[str],
 ) -> asyncio.Task[None]:
-    """Check versions and rebuild what is outdated, in a background task."""
-    return asyncio.create_task(_run(db, projections), name="factview-rebuilds")
+    """Check versions and rebuild what is outdated, in a background task.
+
+    `rebuilding` (the caller's, e.g. the Runtime's) holds the views being rebuilt meanwhile.
+    """
+    return asyncio.create_task(_run(db, projections, rebuilding), name="factview-rebuilds")
 
 
-async def _run(db: AsyncDatabase[Document], projections: tuple[type[Projection], ...]) -> None:
+async def _run(
+    db: AsyncDatabase[Document], projections: tuple[type[Projection], ...], rebuilding: set[str]
+) -> None:
     try:
         # Registry order: a joined view is rebuilt after the view it embeds.
         for projection in await outdated(db, projections):
-            await _rebuild_once(db, projection, projections)
+            await _rebuild_once(db, projection, projections, rebuilding)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -66,9 +66,10 @@ async def _rebuild_once(
     db: AsyncDatabase[Document],
     projection: type[Projection],
     projections: tuple[type[Projection], ...],
+    rebuilding: set[str],
 ) -> None:
     name = projection.name
-    _rebuilding.add(name)
+    rebuilding.add(name)
     log.info("view outdated: rebuilding in the background; serving the old view", view=name)
     try:
         while True:
@@ -91,7 +92,7 @@ async def _rebuild_once(
                 )
             return
     finally:
-        _rebuilding.discard(name)
+        rebuilding.discard(name)
 
 
 async def _lock_released(db: AsyncDatabase[Document], projection: type[Projection]) -> None:
