@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,7 +23,6 @@ from starlette.applications import Starlette
 from app.auth import Role, token_for, verifier_from
 from app.devstack.embedded import (
     EmbeddedServerError,
-    ServerProcess,
     free_port,
     start_secantus,
     start_tansu,
@@ -58,14 +56,6 @@ DEMO: list[dict[str, Any]] = [
     },
     {"name": "Alan Turing", "email": "alan@example.com", "accounts": [("GBP", [])]},
 ]
-
-
-@contextlib.asynccontextmanager
-async def _server(process: ServerProcess) -> AsyncIterator[ServerProcess]:
-    try:
-        yield process
-    finally:
-        await asyncio.to_thread(process.stop)
 
 
 async def seed(customers_url: str, accounts_url: str, staff_token: str) -> list[str]:
@@ -115,79 +105,74 @@ async def run_dev(port: int, env_file: Path = ENV_FILE) -> None:
 async def _run_stack(console: Console, port: int, work: Path, env_file: Path) -> None:
     from upstream import accounts, customers
 
-    # Started from the loop's own thread: the servers die with the thread that started them.
-    kafka = start_tansu(None, work)
-    async with _server(kafka):
+    # Each piece is stopped in the reverse order it started, however the run ends.
+    async with contextlib.AsyncExitStack() as stack:
+        # Started from the loop's own thread: the servers die with the thread that started them.
+        kafka = start_tansu(None, work)
+        stack.push_async_callback(asyncio.to_thread, kafka.stop)
         mongo = start_secantus(None, work / "secantus", work)
-        async with _server(mongo):
-            bootstrap = f"{HOST}:{kafka.port}"
-            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC, PUBLISH_TOPIC])
-            customers_port, accounts_port = free_port(), free_port()
-            settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
-                kafka_bootstrap_servers=bootstrap,
-                kafka_topics=[CUSTOMERS_TOPIC, ACCOUNTS_TOPIC],
-                mongodb_uri=secantus_uri(mongo.port),
-                mongodb_database="factview",
-                customers_owner_url=f"http://{HOST}:{customers_port}",
-                accounts_owner_url=f"http://{HOST}:{accounts_port}",
-                publish_topic=PUBLISH_TOPIC,
-                graphiql=True,
-                # GraphiQL's docs, autocomplete and validation need the schema; production
-                # keeps both off (the defaults).
-                introspection=True,
-                web_app=True,
-                auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
-            )
-            # The owners verify tokens with factview's settings: one secret for the whole stack.
-            verifier = verifier_from(settings)
-            owner_apps = (
-                customers.create_app(
-                    str(work / "customers.sqlite3"), bootstrap, CUSTOMERS_TOPIC, verifier=verifier
-                ),
-                accounts.create_app(
-                    str(work / "accounts.sqlite3"), bootstrap, ACCOUNTS_TOPIC, verifier=verifier
-                ),
-            )
-            owners: list[RunningServer] = []
-            try:
-                for owner_app, owner_port in zip(
-                    owner_apps, (customers_port, accounts_port), strict=True
-                ):
-                    owners.append(await start_server(owner_app, HOST, owner_port))
-                runtime = await Runtime.start(settings)
-                try:
-                    api = await start_server(create_app(settings, runtime), HOST, port)
-                    try:
-                        staff = dev_token(settings, "dev-staff", "staff")
-                        ids = await _seed(owner_apps, owners, staff)
-                        written = write_env_file(env_file, settings, api.url)
-                        try:
-                            _banner(
-                                console,
-                                api.url,
-                                owners,
-                                ids,
-                                bootstrap,
-                                settings.mongodb_uri,
-                                web_app_urls(api.url, settings, ids),
-                                {
-                                    "staff": staff,
-                                    "customer": dev_token(settings, ids[0], "customer"),
-                                },
-                                env_file,
-                            )
-                            await _until_stopped()
-                            console.print("[dim]stopping…[/]")
-                        finally:
-                            remove_env_file(env_file, written)
-                    finally:
-                        await api.stop()
-                finally:
-                    await runtime.stop()
-            finally:
-                for owner in reversed(owners):
-                    await owner.stop()
+        stack.push_async_callback(asyncio.to_thread, mongo.stop)
+        bootstrap = f"{HOST}:{kafka.port}"
+        await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC, PUBLISH_TOPIC])
+        customers_port, accounts_port = free_port(), free_port()
+        settings = _dev_settings(bootstrap, mongo.port, customers_port, accounts_port)
+        # The owners verify tokens with factview's settings: one secret for the whole stack.
+        verifier = verifier_from(settings)
+        owner_apps = (
+            customers.create_app(
+                str(work / "customers.sqlite3"), bootstrap, CUSTOMERS_TOPIC, verifier=verifier
+            ),
+            accounts.create_app(
+                str(work / "accounts.sqlite3"), bootstrap, ACCOUNTS_TOPIC, verifier=verifier
+            ),
+        )
+        owners: list[RunningServer] = []
+        for owner_app, owner_port in zip(owner_apps, (customers_port, accounts_port), strict=True):
+            owner = await start_server(owner_app, HOST, owner_port)
+            stack.push_async_callback(owner.stop)
+            owners.append(owner)
+        runtime = await Runtime.start(settings)
+        stack.push_async_callback(runtime.stop)
+        api = await start_server(create_app(settings, runtime), HOST, port)
+        stack.push_async_callback(api.stop)
+        staff = dev_token(settings, "dev-staff", "staff")
+        ids = await _seed(owner_apps, owners, staff)
+        written = write_env_file(env_file, settings, api.url)
+        stack.callback(remove_env_file, env_file, written)
+        _banner(
+            console,
+            api.url,
+            owners,
+            ids,
+            bootstrap,
+            settings.mongodb_uri,
+            web_app_urls(api.url, settings, ids),
+            {"staff": staff, "customer": dev_token(settings, ids[0], "customer")},
+            env_file,
+        )
+        await _until_stopped()
+        console.print("[dim]stopping…[/]")
+
+
+def _dev_settings(
+    bootstrap: str, mongo_port: int, customers_port: int, accounts_port: int
+) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topics=[CUSTOMERS_TOPIC, ACCOUNTS_TOPIC],
+        mongodb_uri=secantus_uri(mongo_port),
+        mongodb_database="factview",
+        customers_owner_url=f"http://{HOST}:{customers_port}",
+        accounts_owner_url=f"http://{HOST}:{accounts_port}",
+        publish_topic=PUBLISH_TOPIC,
+        graphiql=True,
+        # GraphiQL's docs, autocomplete and validation need the schema; production keeps both
+        # off (the defaults).
+        introspection=True,
+        web_app=True,
+        auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
+    )
 
 
 async def _seed(
