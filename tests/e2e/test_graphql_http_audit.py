@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from app.devstack.topics import ensure_topics
-from tests.integration.conftest import Factview, factview_settings, token
-from tests.support.stack import running_factview
+from tests.support.stack import Factview, factview_settings, running_factview, token
 
 TOOLS = Path(__file__).resolve().parent / "frontend"
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from app.devstack.topics import ensure_topics
-from tests.integration.conftest import Factview, factview_settings, token
 from tests.support.facts import account_event, at, produce
-from tests.support.stack import running_factview, ws_url
+from tests.support.stack import Factview, factview_settings, running_factview, token, ws_url
 
 CLIENT = Path(__file__).resolve().parent / "node"
 

@@ -26,10 +26,16 @@ from app.http.documents import digest
 from app.http.serving import start_server
 from app.settings import Settings
 from app.writes.consistency import Facts
-from tests.integration.conftest import Factview, bearer, eventually, factview_settings
 from tests.integration.test_trusted_documents import LISTED
 from tests.support.facts import account_event, at, customer_event, produce
-from tests.support.stack import running_factview, ws_url
+from tests.support.stack import (
+    Factview,
+    bearer,
+    eventually,
+    factview_settings,
+    running_factview,
+    ws_url,
+)
 
 ACCOUNT = "query($id: ID!) { account(id: $id) { id balance transactions { nodes { id } } } }"
 

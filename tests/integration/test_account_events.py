@@ -22,7 +22,7 @@ from app.auth import mint_token
 from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
 from tests.conftest import LOG_DIR
-from tests.integration.conftest import TEST_JWT_SECRET, eventually
+from tests.support.stack import TEST_JWT_SECRET, eventually
 from upstream.account_events import SNAPSHOT_EVERY
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))

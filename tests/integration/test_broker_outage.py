@@ -15,9 +15,9 @@ from app.store import database, make_client
 from consumers.engine import FoldEngine
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
-from tests.integration.conftest import eventually
 from tests.support import oracle, stored
 from tests.support.facts import produce
+from tests.support.stack import eventually
 from tests.support.workload import workload
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import confluent_kafka
 
-from tests.integration.conftest import Factview, eventually
+from tests.support.stack import Factview, eventually
 
 ACCOUNT = "query($id: ID!) { account(id: $id) { currency balance version } }"
 

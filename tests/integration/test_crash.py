@@ -30,9 +30,9 @@ from app.devstack.topics import ensure_topics
 from app.store import database, make_client
 from consumers.document import Document
 from tests.conftest import LOG_DIR
-from tests.integration.conftest import eventually
 from tests.support import oracle, stored
 from tests.support.facts import message
+from tests.support.stack import eventually
 from tests.support.workload import workload
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))

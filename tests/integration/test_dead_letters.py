@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from bson.binary import Binary
 
-from tests.integration.conftest import Factview, eventually
 from tests.support.facts import account_event, at, message
+from tests.support.stack import Factview, eventually
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
 STRUCTURED = [("content-type", b"application/cloudevents+json")]

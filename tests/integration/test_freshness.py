@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.integration.conftest import Factview, eventually
 from tests.support.facts import account_event, at, customer_event, produce
+from tests.support.stack import Factview, eventually
 
 
 async def test_the_customer_view_is_as_fresh_as_the_accounts_it_embeds(

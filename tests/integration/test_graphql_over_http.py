@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import Factview
+from tests.support.stack import Factview
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 BROKEN = {

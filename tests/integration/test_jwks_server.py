@@ -26,8 +26,7 @@ from app.http.asgi import create_app
 from app.http.serving import start_server
 from app.runtime import Runtime
 from app.settings import Settings
-from tests.integration.conftest import Factview, eventually, factview_settings
-from tests.support.stack import ws_url
+from tests.support.stack import Factview, eventually, factview_settings, ws_url
 
 ISS = "https://id.example.com/"
 QUERY = {"query": "{ customers { nodes { id } } }"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.integration.conftest import Factview, eventually
 from tests.support.facts import account_event, at, customer_event, produce
+from tests.support.stack import Factview, eventually
 
 ACCOUNT = """
 query($id: ID!) {

@@ -14,8 +14,7 @@ import pytest
 
 from app.devstack.topics import ensure_topics
 from app.writes.consistency import Facts
-from tests.integration.conftest import Factview, factview_settings
-from tests.support.stack import running_factview
+from tests.support.stack import Factview, factview_settings, running_factview
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,15 @@ from app.auth import verifier_from
 from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
 from app.http.serving import start_server
-from tests.integration.conftest import Factview, bearer, factview_settings, token
-from tests.support.stack import running_factview, subscribe, ws_url
+from tests.support.stack import (
+    Factview,
+    bearer,
+    factview_settings,
+    running_factview,
+    subscribe,
+    token,
+    ws_url,
+)
 from upstream import accounts as accounts_owner
 from upstream import customers as customers_owner
 

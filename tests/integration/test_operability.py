@@ -10,9 +10,8 @@ import pytest
 
 from app.devstack.embedded import ServerProcess, mongodb_uri, start_secantus
 from app.devstack.topics import ensure_topics
-from tests.integration.conftest import Factview, eventually, factview_settings
 from tests.support.facts import account_event, at, produce
-from tests.support.stack import running_factview, subscribe
+from tests.support.stack import Factview, eventually, factview_settings, running_factview, subscribe
 
 SERIES = [
     "factview_events_consumed_total",

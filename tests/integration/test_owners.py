@@ -27,7 +27,7 @@ from app.auth import Role, verifier_from
 from app.devstack.embedded import ServerProcess, free_port, start_tansu
 from app.devstack.topics import ensure_topics
 from app.http.serving import start_server
-from tests.integration.conftest import OWNER_AUTH, TEST_JWT_SECRET, bearer
+from tests.support.stack import OWNER_AUTH, TEST_JWT_SECRET, bearer
 from upstream import accounts, customers
 
 LOG_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "server-logs"

@@ -38,10 +38,10 @@ from consumers.rebuild.shadow import rebuild
 from consumers.relay import Lease
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
-from tests.integration.conftest import eventually
 from tests.integration.test_crash import FACTVIEW, Consumer
 from tests.support import oracle, stored
 from tests.support.facts import produce
+from tests.support.stack import eventually
 from tests.support.workload import workload
 
 KILLS = 3

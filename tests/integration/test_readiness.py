@@ -14,8 +14,7 @@ from app.store import database, make_client
 from consumers.rebuild.fence import LOCKS, lock_id
 from consumers.rebuild.versions import VIEW_VERSIONS
 from tests.conftest import LOG_DIR
-from tests.integration.conftest import eventually, factview_settings
-from tests.support.stack import running_factview
+from tests.support.stack import eventually, factview_settings, running_factview
 
 
 async def test_readyz_is_503_while_kafka_is_down(mongo_uri: str) -> None:

@@ -19,9 +19,9 @@ from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from consumers.rebuild.fence import LOCKS, LockHeld, ViewLock, lock_id
 from consumers.rebuild.shadow import rebuild
-from tests.integration.conftest import Factview, eventually
 from tests.support import oracle, stored
 from tests.support.facts import account_event, at, customer_event, message
+from tests.support.stack import Factview, eventually
 
 
 class Feed:

@@ -24,9 +24,9 @@ from consumers.projections.account import AccountProjection
 from consumers.projections.customer import CustomerProjection
 from consumers.rebuild import versions
 from consumers.rebuild.fence import LOCKS, lock_id
-from tests.integration.conftest import eventually, factview_settings
 from tests.support import oracle, stored
 from tests.support.facts import at
+from tests.support.stack import eventually, factview_settings
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
 

@@ -17,8 +17,7 @@ from hypothesis_graphql import from_schema, nodes
 from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
 from schema import schema
-from tests.integration.conftest import Factview, factview_settings
-from tests.support.stack import running_factview
+from tests.support.stack import Factview, factview_settings, running_factview
 
 SDL = schema.as_str()
 SCALARS = {

@@ -20,7 +20,7 @@ import pytest
 from app.auth import mint_token
 from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
-from tests.integration.conftest import TEST_JWT_SECRET, eventually
+from tests.support.stack import TEST_JWT_SECRET, eventually
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
 SECRET_IN_URL = "token-in-the-url-" + uuid.uuid4().hex

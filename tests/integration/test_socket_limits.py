@@ -26,9 +26,8 @@ from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
 from app.http.serving import start_server
 from app.writes.consistency import Facts
-from tests.integration.conftest import Factview, eventually, factview_settings
 from tests.support.facts import account_event, at, customer_event, produce
-from tests.support.stack import running_factview, ws_url
+from tests.support.stack import Factview, eventually, factview_settings, running_factview, ws_url
 
 PROTOCOL = ["graphql-transport-ws"]
 ACCOUNT_UPDATED = "subscription($id: ID!) { accountUpdated(id: $id) { id balance } }"

@@ -20,8 +20,8 @@ from consumers.projection import State, handles
 from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from consumers.runner import ConsumerConfig, ConsumerRunner
-from tests.integration.conftest import eventually
 from tests.support.facts import account_event, at, produce
+from tests.support.stack import eventually
 
 
 class BuggyAccounts(AccountProjection):

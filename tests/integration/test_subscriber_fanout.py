@@ -15,9 +15,17 @@ from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
 from app.devstack.topics import ensure_topics
-from tests.integration.conftest import Factview, bearer, eventually, factview_settings
 from tests.support.facts import account_event, at, message
-from tests.support.stack import LiveSubscription, running_factview, subscribe, ws_url
+from tests.support.stack import (
+    Factview,
+    LiveSubscription,
+    bearer,
+    eventually,
+    factview_settings,
+    running_factview,
+    subscribe,
+    ws_url,
+)
 
 FAST = 199
 SMALL = "subscription($id: ID!) { accountUpdated(id: $id) { version balance } }"

@@ -17,9 +17,16 @@ from pymongo import AsyncMongoClient
 from app.devstack.topics import ensure_topics
 from consumers.projections.account import AccountProjection
 from consumers.rebuild.shadow import rebuild
-from tests.integration.conftest import Factview, bearer, eventually, factview_settings
 from tests.support.facts import account_event, at, customer_event, produce
-from tests.support.stack import running_factview, subscribe, ws_url
+from tests.support.stack import (
+    Factview,
+    bearer,
+    eventually,
+    factview_settings,
+    running_factview,
+    subscribe,
+    ws_url,
+)
 
 ACCOUNT_UPDATED = """
 subscription($id: ID!) { accountUpdated(id: $id) { id balance version status } }

@@ -10,8 +10,8 @@ from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import Factview, eventually
 from tests.support.facts import account_event, at, customer_event, produce
+from tests.support.stack import Factview, eventually
 
 ACCOUNT_AS_OF = """
 query($id: ID!, $asOf: DateTime) {

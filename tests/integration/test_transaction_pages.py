@@ -7,9 +7,8 @@ from typing import Any
 
 from consumers.projections.account import AccountProjection
 from consumers.rebuild.shadow import rebuild
-from tests.integration.conftest import Factview, eventually
 from tests.support.facts import account_event, at, produce
-from tests.support.stack import subscribe
+from tests.support.stack import Factview, eventually, subscribe
 
 PAGE = """
 query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {

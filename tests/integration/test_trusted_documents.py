@@ -14,8 +14,7 @@ from app.auth import token_for
 from app.devstack.topics import ensure_topics
 from app.http.documents import digest
 from app.http.web.manifest import MANIFEST
-from tests.integration.conftest import Factview, factview_settings
-from tests.support.stack import running_factview, ws_url
+from tests.support.stack import Factview, factview_settings, running_factview, ws_url
 
 LISTED = {op["name"]: op["body"] for op in json.loads(MANIFEST.read_text())["operations"]}
 
