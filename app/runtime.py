@@ -64,11 +64,15 @@ class Runtime:
             db = database(client, settings.mongodb_database)
             await ensure_indexes(db)
             runtime = cls(settings, client, db, ViewReader(db))
-            runtime.freshness = Freshness(db)
+            runtime.freshness = Freshness(db, PROJECTIONS)
             runtime.verifier = verifier
             if serve:
                 runtime.owners = Owners(settings)
-                runtime.live = LiveHub(db, queue_size=settings.subscription_queue_size)
+                runtime.live = LiveHub(
+                    db,
+                    tuple(p.collection for p in PROJECTIONS),
+                    queue_size=settings.subscription_queue_size,
+                )
                 await runtime.live.start(settings.startup_timeout_seconds)
             if consume:
                 publishing = settings.publish_topic is not None

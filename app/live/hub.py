@@ -69,7 +69,8 @@ class HubStats:
 @dataclass
 class LiveHub:
     db: AsyncDatabase[Document]
-    collections: tuple[str, ...] = ("accounts", "customers")
+    # The view collections to watch: the Runtime passes its projections' collections.
+    collections: tuple[str, ...]
     queue_size: int = 64
     # First retry delay after a change-stream error; doubles up to max_retry_delay.
     retry_delay: float = 0.2

@@ -16,7 +16,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from consumers.document import Document
 from consumers.projection import Projection
-from consumers.projections import PROJECTIONS
 
 # What one customer may read of each view: its own document, its own accounts.
 _OWN = {"customer": "_id", "account": "customerId"}
@@ -27,7 +26,7 @@ class Freshness:
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        projections: tuple[type[Projection], ...] = PROJECTIONS,
+        projections: tuple[type[Projection], ...],
         max_age_seconds: float = 1.0,
     ) -> None:
         self.db = db
