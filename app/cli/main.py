@@ -133,7 +133,8 @@ def serve(
 async def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from app.http.asgi import create_app, metrics_app
+    from app.http.asgi import create_app
+    from app.http.probes import metrics_app
     from app.runtime import Runtime
 
     runtime = await Runtime.start(settings, consume=True)

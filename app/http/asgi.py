@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,9 +13,9 @@ import structlog
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -29,8 +28,8 @@ from app.access import GuardedViews
 from app.auth import CLIENT_MESSAGE, AuthError, Principal
 from app.http import graphql_http
 from app.http.documents import DocumentRefused, TrustedDocuments
-from app.http.headers import HeaderLimit
-from app.http.probes import readiness
+from app.http.headers import HeaderLimit, RequestIds
+from app.http.probes import healthz, metrics, readyz
 from app.http.web import routes as web_routes
 from app.http.web.graphiql import offline_html
 from app.http.web.graphiql import routes as graphiql_routes
@@ -40,7 +39,6 @@ from app.http.websocket import (
     GuardedTransportWS,
     SocketLimits,
 )
-from app.metrics import CONTENT_TYPE
 from app.runtime import Runtime
 from app.settings import Settings
 from schema import build_schema
@@ -265,53 +263,6 @@ def _wants_html(request: Request) -> bool:
 def _names_operation(request: Any) -> bool:
     # A GET names its operation by text (`query`) or, persisted, by hash (`extensions`).
     return "query" in request.query_params or "extensions" in request.query_params
-
-
-class RequestIds:
-    """Every request gets an id (the caller's X-Request-ID or a new one) on its log lines."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-request-id", b"").decode(errors="replace")[:64]
-        request_id = given or uuid.uuid4().hex
-
-        async def with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
-            await send(message)
-
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, with_id)
-
-
-async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> JSONResponse:
-    report = await readiness(request.app.state.runtime)
-    return JSONResponse(report, status_code=200 if report["ready"] else 503)
-
-
-def metrics_app(runtime: Runtime) -> Starlette:
-    """/metrics alone, for its own port (METRICS_PORT): business volumes stay off the API port."""
-
-    async def metrics(request: Request) -> Response:
-        return Response(await runtime.metrics_exposition(), media_type=CONTENT_TYPE)
-
-    return Starlette(routes=[Route("/metrics", metrics)])
-
-
-async def metrics(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    body = await runtime.metrics_exposition()
-    return Response(body, media_type=CONTENT_TYPE)
 
 
 def create_app(

@@ -1,14 +1,18 @@
-"""Request headers are bounded: an oversized one is refused before anything reads it.
+"""Request headers: every request gets an id (RequestIds), and headers are bounded.
 
-The HTTP parser has already buffered them by then, but nothing else (token verification, JSON
-decoding of a GraphiQL `headers` parameter) spends work on them: a megabyte `Authorization`
-header costs the server its buffer, never a signature check.
+An oversized header is refused before anything reads it. The HTTP parser has already buffered
+them by then, but nothing else (token verification, JSON decoding of a GraphiQL `headers`
+parameter) spends work on them: a megabyte `Authorization` header costs the server its buffer,
+never a signature check.
 """
 
 from __future__ import annotations
 
+import uuid
+
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class HeaderLimit:
@@ -44,3 +48,26 @@ class HeaderLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class RequestIds:
+    """Every request gets an id (the caller's X-Request-ID or a new one) on its log lines."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode(errors="replace")[:64]
+        request_id = given or uuid.uuid4().hex
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, with_id)
