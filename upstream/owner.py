@@ -155,3 +155,9 @@ def schema(entities: str, *, outbox_table: bool = True) -> str:
     return (
         entities + (outbox.OUTBOX_SCHEMA if outbox_table else "") + idempotency.IDEMPOTENCY_SCHEMA
     )
+
+
+def owner_of(request: Request) -> Owner:
+    """The owner whose app (Owner.app keeps it on the app's state) serves this request."""
+    owner: Owner = request.app.state.owner
+    return owner
