@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from consumers.facts import FactEvent, Position, time_key
+from consumers.upcasting import to_folded
 
 LogDocument = dict[str, Any]
 
@@ -21,7 +22,9 @@ def to_log_document(event: FactEvent) -> LogDocument:
         # BSON dates stop at milliseconds; timeKey keeps the exact instant for ordering.
         "time": event.time,
         "timeKey": time_key(event.time),
-        "data": event.data,
+        # What was received; folds read it through the upcasters (consumers/upcasting.py).
+        "data": event.received_data,
+        "dataschema": event.dataschema,
         "topic": position.topic if position else None,
         "partition": position.partition if position else None,
         "offset": position.offset if position else None,
@@ -33,6 +36,9 @@ def from_log_document(doc: LogDocument) -> FactEvent:
     position = None
     if doc.get("topic") is not None:
         position = Position(doc["topic"], doc["partition"], doc["offset"])
+    received = doc["data"]
+    dataschema = doc.get("dataschema")
+    data = to_folded(doc["type"], dataschema, received)
     return FactEvent(
         source=doc["source"],
         id=doc["id"],
@@ -41,7 +47,9 @@ def from_log_document(doc: LogDocument) -> FactEvent:
         # timeKey is fixed-width ISO 8601 with "Z": fromisoformat (3.11) reads it, far faster
         # than strptime, to the microsecond.
         time=datetime.fromisoformat(doc["timeKey"]),
-        data=doc["data"],
+        data=data,
         position=position,
         received_at=doc["receivedAt"],
+        dataschema=dataschema,
+        received=None if data is received else received,
     )
