@@ -66,19 +66,22 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="HTTP port."),
+    consume: bool | None = typer.Option(
+        None, "--consume/--no-consume", help="Run the consumers too (default: the CONSUME setting)."
+    ),
 ) -> None:
-    """Run the GraphQL API and the consumers in one process."""
+    """Run the GraphQL API and, unless told not to, the consumers in one process."""
     settings = _settings()
-    _run(_serve(settings, host, port))
+    _run(_serve(settings, host, port, settings.consume if consume is None else consume))
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
+async def _serve(settings: Settings, host: str, port: int, consume: bool) -> None:
     import uvicorn
 
     from app.asgi import create_app
     from app.runtime import Runtime
 
-    runtime = await Runtime.start(settings, consume=True)
+    runtime = await Runtime.start(settings, consume=consume)
     try:
         server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), host=host, port=port))
         await server.serve()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     # How long the broker may hold a fetch waiting for records: the floor of every event's
     # latency when traffic is light (aiokafka's default of 500 ms alone misses a 250 ms goal).
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    # How soon the group gives up on a silent (killed) consumer and hands its partitions on;
+    # 6 s is the lowest Apache Kafka accepts by default (group.min.session.timeout.ms).
+    kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=300_000)
+    kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
+    # Static membership (KIP-345): a stable id per replica (e.g. a StatefulSet pod name).
+    kafka_group_instance_id: str | None = None
+    # `factview serve` runs the consumers too; false: an API replica only (scale them apart).
+    consume: bool = True
 
     mongodb_uri: str = "mongodb://localhost:27017/?replicaSet=rs0"
     mongodb_database: str = "factview"
@@ -75,6 +83,14 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (HS256 key strength)")
         return value
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> Settings:
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            raise ValueError(
+                "KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS"
+            )
+        return self
 
     @field_validator("kafka_topics", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from consumers import replay
 from consumers.decoding import RawRecord
 from consumers.facts import FactEvent
 from consumers.log import to_log_document
+from consumers.ownership import Ownership
 from consumers.projection import Projection, State, fold
 from consumers.projections import PROJECTIONS
 from consumers.rebuild_lock import ViewFenced, guard, wait_lifted
@@ -67,6 +68,9 @@ class FoldEngine:
         self.db = db
         self.projections = projections
         self.consumer_group = consumer_group
+        # Set by the Kafka runner (consumers/ownership.py): its own session, a fence checked
+        # in each batch's transaction, and the consumer stamped on each logged event.
+        self.owner: Ownership | None = None
 
     async def apply(
         self,
@@ -89,6 +93,8 @@ class FoldEngine:
             outcome = BatchOutcome()
             # A rebuild about to swap a view in fences folding off (consumers/rebuild.py).
             await guard(self.db, self._collections, session)
+            if self.owner is not None:
+                await self.owner.fence(events, [letter.record for letter in dead], session)
             fresh = await self._append(events, session, outcome)
             await self._dead_letter(dead, session, outcome)
             if redriven:
@@ -104,6 +110,14 @@ class FoldEngine:
 
         while True:
             try:
+                own = self.owner.session if self.owner is not None else None
+                if own is not None:
+                    await own.with_transaction(
+                        transaction,
+                        read_concern=ReadConcern("snapshot"),
+                        write_concern=WriteConcern("majority"),
+                    )
+                    return outcome
                 async with self.db.client.start_session() as session:
                     await session.with_transaction(
                         transaction,
@@ -132,9 +146,12 @@ class FoldEngine:
         seen = {doc["_id"] async for doc in cursor}
         fresh = [e for key, e in unique.items() if key not in seen]
         if fresh:
-            await self.db.events.insert_many(
-                [to_log_document(e) for e in fresh], ordered=False, session=session
-            )
+            docs = [to_log_document(e) for e in fresh]
+            if self.owner is not None:
+                stamp = self.owner.stamp()
+                for doc in docs:
+                    doc.update(stamp)
+            await self.db.events.insert_many(docs, ordered=False, session=session)
         outcome.logged = len(fresh)
         outcome.duplicates = len(events) - len(fresh)
         return fresh
