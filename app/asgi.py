@@ -133,6 +133,7 @@ class FactviewGraphQL(GraphQL[Context, None]):
             fold_wait_seconds=runtime.settings.fold_wait_seconds,
             metrics=runtime.metrics,
             freshness=runtime.freshness,
+            consumer_group=runtime.settings.kafka_group_id,
         )
 
     async def on_ws_connect(self, context: Context) -> None:

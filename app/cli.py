@@ -154,7 +154,7 @@ def refold(
         projection = by_name(view)
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    _run(run_refold(settings, projection, ids))
+    _run(run_refold(settings, projection, ids, _cli_actor()))
 
 
 @cli.command()
@@ -173,7 +173,7 @@ cli.add_typer(dead_letters, name="dead-letters")
 
 @dead_letters.command("list")
 def dead_letters_list(
-    status: str = typer.Option("pending", help="pending, redriven or all."),
+    status: str = typer.Option("pending", help="pending, redriven, discarded or all."),
     limit: int = typer.Option(100, min=1, help="At most this many, oldest first."),
 ) -> None:
     """Show dead letters: where each record sat, how often it failed and why."""
@@ -207,15 +207,48 @@ def dead_letters_redrive(
     _run(_dead_letters_redrive(settings, ids or None))
 
 
+def _cli_actor() -> str:
+    import getpass
+    import socket
+
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
 async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> None:
-    from consumers.dead_letters import redrive
-    from consumers.engine import FoldEngine
+    from app.operations import Operations
 
     async with connected(settings) as db:
-        outcome = await redrive(FoldEngine(db, consumer_group=settings.kafka_group_id), ids)
+        ops = Operations(db, settings.kafka_group_id, _cli_actor())
+        outcome = await ops.redrive(ids)
     for letter_id, reason in outcome.still_failing.items():
         typer.echo(f"{letter_id}  still failing: {reason}", err=True)
     typer.echo(f"redriven: {len(outcome.redriven)}, still failing: {len(outcome.still_failing)}")
+
+
+@dead_letters.command("discard")
+def dead_letters_discard(
+    letter_id: str = typer.Argument(..., help="The letter to discard."),
+    reason: str = typer.Option(..., help="Why (kept with the letter, with who discarded it)."),
+) -> None:
+    """Mark a pending letter discarded: kept, never redriven."""
+    if not reason.strip():
+        _fail("--reason must say why")
+    settings = _settings()
+    _run(_dead_letters_discard(settings, letter_id, reason.strip()))
+
+
+async def _dead_letters_discard(settings: Settings, letter_id: str, reason: str) -> None:
+    from app.operations import Operations
+    from consumers.dead_letters import NotDiscardable
+
+    async with connected(settings) as db:
+        try:
+            letter = await Operations(db, settings.kafka_group_id, _cli_actor()).discard(
+                letter_id, reason
+            )
+        except NotDiscardable as exc:
+            _fail(str(exc))
+    typer.echo(f"{letter['_id']}  discarded by {letter['discardedBy']}: {reason}")
 
 
 @cli.command()

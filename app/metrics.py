@@ -78,6 +78,12 @@ class Metrics:
         self.live_subscriptions = Gauge(
             "factview_live_subscriptions", "Open GraphQL subscriptions.", registry=r
         )
+        self.staff_operations = Counter(
+            "factview_staff_operations",
+            "Operator actions on dead letters and documents (redrive, discard, refold).",
+            ["operation", "outcome"],
+            registry=r,
+        )
         self.newest_folded: dict[str, float] = {}
         r.register(_ProjectionLag(self.newest_folded))
 

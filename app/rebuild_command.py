@@ -25,7 +25,6 @@ from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
 from consumers.rebuild import RebuildResult, rebuild
 from consumers.rebuild_lock import ViewLock
-from consumers.refold import refold_documents
 
 Document = dict[str, Any]
 
@@ -111,9 +110,13 @@ async def run_rebuild(
                 progress.console.print(_summary(result))
 
 
-async def run_refold(settings: Settings, projection: type[Projection], ids: list[str]) -> None:
+async def run_refold(
+    settings: Settings, projection: type[Projection], ids: list[str], actor: str
+) -> None:
+    from app.operations import Operations
+
     async with connected(settings) as db:
-        states = await refold_documents(db, projection, ids)
+        states = await Operations(db, settings.kafka_group_id, actor).refold(projection, ids)
     for key, state in states.items():
         if state is None:
             typer.echo(f"{projection.name} {key}: no events in the log; document removed")

@@ -1,0 +1,65 @@
+"""Operating the ingest: dead letters (list, redrive, discard) and documents (refold, quarantined).
+
+One service for the CLI and for staff GraphQL, so both do the same thing and both are audited:
+each action is one log line (`staff operation`, with who, what and the outcome) and one count in
+`factview_staff_operations_total`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app.metrics import Metrics
+from consumers import dead_letters
+from consumers.engine import FoldEngine
+from consumers.projection import Projection, State
+from consumers.refold import refold_documents
+
+log = structlog.get_logger("factview.operations")
+Document = dict[str, Any]
+
+
+@dataclass
+class Operations:
+    db: AsyncDatabase[Document]
+    consumer_group: str
+    # Who acts: a token's subject in GraphQL, `cli:user@host` on the command line.
+    actor: str
+    metrics: Metrics | None = None
+
+    def _audit(self, operation: str, outcome: str, **fields: Any) -> None:
+        log.info(
+            "staff operation", operation=operation, actor=self.actor, outcome=outcome, **fields
+        )
+        if self.metrics is not None:
+            self.metrics.staff_operations.labels(operation, outcome).inc()
+
+    async def redrive(self, ids: list[str] | None) -> dead_letters.RedriveOutcome:
+        engine = FoldEngine(self.db, consumer_group=self.consumer_group)
+        outcome = await dead_letters.redrive(engine, ids)
+        self._audit(
+            "redrive",
+            "ok" if not outcome.still_failing else "partly",
+            ids=ids,
+            redriven=outcome.redriven,
+            still_failing=sorted(outcome.still_failing),
+        )
+        return outcome
+
+    async def discard(self, letter_id: str, reason: str) -> Document:
+        try:
+            letter = await dead_letters.discard(self.db, letter_id, reason, self.actor)
+        except dead_letters.NotDiscardable as exc:
+            self._audit("discard", "refused", id=letter_id, error=str(exc))
+            raise
+        self._audit("discard", "ok", id=letter_id, reason=reason)
+        return letter
+
+    async def refold(self, projection: type[Projection], ids: list[str]) -> dict[str, State | None]:
+        states = await refold_documents(self.db, projection, ids)
+        self._audit("refold", "ok", view=projection.name, ids=ids)
+        return states
