@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.metrics import Metrics
 from consumers import dead_letters
-from consumers.engine import FoldEngine
+from consumers.engine import QUARANTINE, FoldEngine
 from consumers.projection import Projection, State
+from consumers.projections import PROJECTIONS
 from consumers.refold import refold_documents
 
 log = structlog.get_logger("factview.operations")
@@ -58,6 +60,23 @@ class Operations:
             raise
         self._audit("discard", "ok", id=letter_id, reason=reason)
         return letter
+
+    async def quarantined(
+        self, first: int, after: tuple[str, str] | None
+    ) -> tuple[list[tuple[str, Document]], bool]:
+        """Stale documents of every view, by (view, id), from after `after`; whether more follow."""
+        found: list[tuple[str, Document]] = []
+        names = [p.name for p in PROJECTIONS]
+        start = names.index(after[0]) if after is not None and after[0] in names else 0
+        for projection in PROJECTIONS[start:]:
+            query: Document = {QUARANTINE: {"$exists": True}}
+            if after is not None and projection.name == after[0]:
+                query["_id"] = {"$gt": after[1]}
+            cursor = self.db[projection.collection].find(query).sort("_id", ASCENDING)
+            found += [(projection.name, doc) async for doc in cursor.limit(first + 1 - len(found))]
+            if len(found) > first:
+                break
+        return found[:first], len(found) > first
 
     async def refold(self, projection: type[Projection], ids: list[str]) -> dict[str, State | None]:
         states = await refold_documents(self.db, projection, ids)

@@ -20,7 +20,7 @@ from app.owners import Owners
 from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
 from app.views import ViewReader
-from consumers.engine import BatchOutcome, FoldEngine
+from consumers.engine import QUARANTINE, BatchOutcome, FoldEngine
 from consumers.projections import PROJECTIONS
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
@@ -100,6 +100,8 @@ class Runtime:
         self.metrics.record_batch(
             PROJECTIONS, outcome.consumed, outcome.fresh, outcome.dead_topics, outcome.seconds
         )
+        for view, errors in outcome.quarantined.items():
+            self.metrics.quarantines.labels(view).inc(len(errors))
         log.info(
             "batch folded",
             consumed=len(outcome.consumed),
@@ -121,6 +123,11 @@ class Runtime:
                 self.metrics.consumer_lag.labels(topic, str(partition)).set(behind)
         if self.live is not None:
             self.metrics.live_subscriptions.set(self.live.stats.subscribers)
+        for projection in PROJECTIONS:
+            stale = await self.db[projection.collection].count_documents(
+                {QUARANTINE: {"$exists": True}}
+            )
+            self.metrics.quarantined.labels(projection.name).set(stale)
         return self.metrics.exposition()
 
     async def stop(self) -> None:

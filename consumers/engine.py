@@ -24,6 +24,8 @@ from consumers.projections import PROJECTIONS
 from consumers.rebuild_lock import ViewFenced, guard, wait_lifted
 
 Document = dict[str, Any]
+# The mark on a document whose fold raised: {error, since, eventIds}; `refold` clears it.
+QUARANTINE = "_quarantine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class BatchOutcome:
     dead_lettered: int = 0
     refolded: int = 0
     changed: dict[str, list[str]] = field(default_factory=dict)
+    # Documents whose fold raised in this batch, by view: marked stale, not folded (quarantine).
+    quarantined: dict[str, dict[str, str]] = field(default_factory=dict)
     # What the batch held and what of it was new to the log (metrics count these).
     consumed: list[FactEvent] = field(default_factory=list)
     dead_topics: list[str] = field(default_factory=list)
@@ -231,22 +235,53 @@ class FoldEngine:
         late: list[str] = []
         for key, new_events in by_key.items():
             current = loaded.get(key)
+            if current is not None and QUARANTINE in current:
+                # Its events are logged; it stays as it was until `refold` folds it from the log.
+                continue
             if current is None:
-                states[key] = fold(projection, key, new_events)
+                states[key] = self._fold_or_quarantine(projection, key, new_events, None, outcome)
                 continue
             last = tuple(current.get("_last") or ())
             if last and min(e.order for e in new_events) < last:
                 late.append(key)
             else:
-                states[key] = fold(projection, key, new_events, _copy_state(current))
+                states[key] = self._fold_or_quarantine(
+                    projection, key, new_events, current, outcome
+                )
         if late:
             # Late events: fold those documents again from the log, in business time, with
             # one read of the log for all of them.
             logged = await replay.history(self.db, projection, late, session)
             for key in late:
-                states[key] = fold(projection, key, logged[key])
+                states[key] = self._fold_or_quarantine(
+                    projection, key, logged[key], None, outcome, loaded.get(key)
+                )
             outcome.refolded += len(late)
         return states, loaded
+
+    def _fold_or_quarantine(
+        self,
+        projection: type[Projection],
+        key: str,
+        events: list[FactEvent],
+        current: State | None,
+        outcome: BatchOutcome,
+        stored: State | None = None,
+    ) -> State:
+        """The fold; or, when it raises (a bug, data no handler foresaw), the document as it
+        was, marked stale with the error, so the rest of the partition keeps folding."""
+        try:
+            return fold(projection, key, events, _copy_state(current) if current else None)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            outcome.quarantined.setdefault(projection.name, {})[key] = error
+            kept = _copy_state(stored or current or projection.initial(key))
+            kept[QUARANTINE] = {
+                "error": error,
+                "since": datetime.now(UTC),
+                "eventIds": [e.id for e in sorted(events, key=lambda e: e.order)][-10:],
+            }
+            return kept
 
     async def _join(
         self,

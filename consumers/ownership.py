@@ -75,6 +75,9 @@ class Ownership:
         self.epoch = 0
         self.session: AsyncClientSession | None = None
         self.owned: set[Partition] = set()
+        # Set once the current assignment is claimed: batches wait for it (aiokafka may hand
+        # out records of a new assignment before its listener has finished).
+        self.claimed = asyncio.Event()
 
     def _id(self, partition: Partition) -> str:
         return f"{self.group}:{partition[0]}:{partition[1]}"
@@ -106,6 +109,7 @@ class Ownership:
         while True:
             try:
                 await self._claim(partitions)
+                self.claimed.set()
                 return
             except PyMongoError as exc:
                 log.warning("claiming partitions failed, retrying", error=str(exc), retry_in=delay)
@@ -171,6 +175,7 @@ class Ownership:
 
     async def release(self, partitions: set[Partition]) -> None:
         """After the last batch of `partitions` committed: nothing of ours is left open there."""
+        self.claimed.clear()
         if not partitions:
             return
         ids = [self._id(p) for p in partitions]

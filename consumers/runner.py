@@ -176,11 +176,15 @@ class ConsumerRunner:
                 records = [to_raw(r) for rs in batch.values() for r in rs]
                 if not records:
                     continue
+                await self.ownership.claimed.wait()
                 async with self.batch_lock:
                     started = time.perf_counter()
                     outcome, lost = await self._apply_until_done(records)
                     outcome.seconds = time.perf_counter() - started
                     await self._commit(consumer, batch, lost)
+                for view, errors in outcome.quarantined.items():
+                    # Visible, never silent: refold once the fold is fixed (README "Quarantine").
+                    log.error("documents quarantined", view=view, documents=errors)
                 if self.on_batch is not None:
                     await self.on_batch(outcome)
         finally:

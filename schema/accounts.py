@@ -12,6 +12,7 @@ import strawberry
 from schema.consistency import TOKEN_DESCRIPTION, await_token
 from schema.context import Info
 from schema.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from schema.quarantine import Quarantine
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -60,6 +61,8 @@ class Account:
     version: int
     updated_at: datetime | None
     view: strawberry.Private[dict[str, Any]]
+    # Set when the account's fold raised: it is stale until refolded (README "Quarantine").
+    quarantine: Quarantine | None = None
 
     @classmethod
     def from_view(cls, doc: dict[str, Any]) -> Account:
@@ -73,6 +76,7 @@ class Account:
             version=doc.get("version", 0),
             updated_at=doc.get("updatedAt"),
             view=doc,
+            quarantine=Quarantine.of(doc),
         )
 
     @strawberry.field

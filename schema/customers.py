@@ -12,6 +12,7 @@ from schema.accounts import Account
 from schema.consistency import TOKEN_DESCRIPTION, await_token
 from schema.context import Info
 from schema.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from schema.quarantine import Quarantine
 
 
 @strawberry.type
@@ -22,6 +23,8 @@ class Customer:
     total_balance: Decimal
     # Set when the customer was read as of a business time: its accounts are read likewise.
     as_of: strawberry.Private[datetime | None] = None
+    # Set when the customer's fold raised: it is stale until refolded (README "Quarantine").
+    quarantine: Quarantine | None = None
 
     @classmethod
     def from_view(cls, doc: dict[str, Any]) -> Customer:
@@ -30,6 +33,7 @@ class Customer:
             name=doc.get("name"),
             email=doc.get("email"),
             total_balance=doc.get("totalBalance", Decimal("0.00")),
+            quarantine=Quarantine.of(doc),
         )
 
     @strawberry.field

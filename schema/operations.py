@@ -21,6 +21,7 @@ from schema.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from schema.quarantine import Quarantine, QuarantinedDocument
 
 
 @strawberry.enum
@@ -157,6 +158,30 @@ class OperationsQuery:
             )
             for d in docs
         ]
+        return connection(items, has_next)
+
+    # Staff only: documents whose fold raised, stale until refolded.
+    @strawberry.field
+    async def quarantined(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[QuarantinedDocument]:
+        ops = _operations(info, "quarantined documents")
+        first = check_first(20 if first is None else first)
+        position = None
+        if after is not None:
+            view, sep, key = decode_cursor("quarantined", after).partition("|")
+            if not sep:
+                raise GraphQLError(
+                    f"invalid cursor {after!r} for quarantined", extensions={"code": "BAD_CURSOR"}
+                )
+            position = (view, key)
+        found, has_next = await ops.quarantined(first, position)
+        items = []
+        for view, doc in found:
+            mark = Quarantine.of(doc)
+            assert mark is not None  # the query asked for marked documents only
+            node = QuarantinedDocument(view=view, id=strawberry.ID(doc["_id"]), quarantine=mark)
+            items.append((encode_cursor("quarantined", f"{view}|{doc['_id']}"), node))
         return connection(items, has_next)
 
 
