@@ -13,6 +13,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from app.auth import Principal
+from app.transactions import Page
 from app.views import ViewReader
 
 Document = dict[str, Any]
@@ -32,6 +33,10 @@ class GuardedViews(ViewReader):
     def __init__(self, reader: ViewReader, principal: Principal | None) -> None:
         super().__init__(reader.db)
         self._principal = principal
+
+    @property
+    def caller(self) -> Principal | None:
+        return self._principal
 
     @property
     def principal(self) -> Principal:
@@ -68,12 +73,41 @@ class GuardedViews(ViewReader):
             raise Forbidden(f"account {account_id}")
         return doc
 
+    async def account_by_id(self, account_id: str) -> Document | None:
+        """A read by id: a customer cannot tell another's account from a missing one (both
+        FORBIDDEN, same message); staff read a missing one as None."""
+        doc = await self.account(account_id)
+        if doc is None and self.principal.role != "staff":
+            raise Forbidden(f"account {account_id}")
+        return doc
+
     async def account_as_of(self, account_id: str, as_of: datetime) -> Document | None:
-        await self.account(account_id)
+        await self.account_by_id(account_id)
         doc = await super().account_as_of(account_id, as_of)
         if doc is not None and not self.may_see_account(doc):
             raise Forbidden(f"account {account_id}")
         return doc
+
+    async def transactions(
+        self,
+        account_id: str,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        as_of: datetime | None = None,
+    ) -> Page:
+        await self.account(account_id)
+        return await super().transactions(
+            account_id, first=first, after=after, last=last, before=before, as_of=as_of
+        )
+
+    async def transactions_changed(
+        self, account_id: str, rev: int, pos: str, limit: int
+    ) -> list[Document]:
+        await self.account(account_id)
+        return await super().transactions_changed(account_id, rev, pos, limit)
 
     async def customer(self, customer_id: str) -> Document | None:
         self.require_customer(customer_id)

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,11 +19,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.access import GuardedViews
-from app.auth import AuthError, Principal
+from app.auth import CLIENT_MESSAGE, AuthError, Principal
+from app.documents import DocumentRefused, TrustedDocuments
+from app.headers import HeaderLimit
 from app.metrics import CONTENT_TYPE
 from app.readiness import readiness
 from app.runtime import Runtime
@@ -30,6 +33,7 @@ from app.settings import Settings
 from app.web import routes as web_routes
 from app.web.graphiql import offline_html
 from app.web.graphiql import routes as graphiql_routes
+from app.websocket import BoundedWebSocketAdapter, CallerSockets, GuardedTransportWS, SocketLimits
 from schema import build_schema
 from schema.context import Context
 from schema.extensions import Limits
@@ -47,11 +51,27 @@ class BodyTooLarge(Exception):
 
 
 class FactviewGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view behind the gate every HTTP operation passes: size, token, time."""
+    """strawberry's ASGI view behind the gate every HTTP operation passes: size, token, time.
+
+    Websockets pass their own gate (app/websocket.py): token in connection_init, the same limits.
+    """
+
+    graphql_transport_ws_handler_class = GuardedTransportWS
+    websocket_adapter_class = BoundedWebSocketAdapter
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(build_schema(_limits(settings)), **kwargs)
+        self.documents = TrustedDocuments.load(
+            settings.trusted_documents_manifest, settings.trusted_documents
+        )
+        super().__init__(build_schema(_limits(settings, self.documents)), **kwargs)
         self.settings = settings
+        self.socket_limits = SocketLimits(
+            max_message_bytes=settings.max_body_bytes,
+            operation_timeout_seconds=settings.operation_timeout_seconds,
+        )
+        self.callers = CallerSockets(
+            settings.max_connections_per_subject, settings.max_subscriptions_per_subject
+        )
 
     def encode_json(self, data: object) -> str:
         # orjson: several times faster than json.dumps on every answer. A str, not bytes:
@@ -83,10 +103,29 @@ class FactviewGraphQL(GraphQL[Context, None]):
         try:
             principal = await runtime.verifier.verify(request.headers.get("authorization"))
         except AuthError as exc:
-            await _error(401, "UNAUTHENTICATED", str(exc))(scope, receive, send)
+            log.info("token refused", reason=str(exc))
+            await _error(401, "UNAUTHENTICATED", CLIENT_MESSAGE)(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
+        state = scope.setdefault("state", {})
+        state["principal"], state["authorization"] = principal, request.headers["authorization"]
         await self._within_limits(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return super().should_render_graphql_ide(request) and not _names_operation(request)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            # strawberry reads fields off the body: a bare string or number would crash it (500).
+            raise HTTPException(400, "the request body must be a JSON object")
+        return parsed
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            # Raises DocumentRefused (answered in _within_limits) before anything is parsed.
+            data.query = cast(str | None, self.documents.resolve(data.query, data.extensions))
+        return data
 
     async def _within_limits(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.settings.max_body_bytes
@@ -109,6 +148,9 @@ class FactviewGraphQL(GraphQL[Context, None]):
         try:
             async with asyncio.timeout(self.settings.operation_timeout_seconds):
                 await super().__call__(scope, counted_receive, tracked_send)
+        except DocumentRefused as exc:
+            log.info("document refused", code=exc.code)
+            await _error(400, exc.code, str(exc))(scope, receive, send)
         except BodyTooLarge:
             if not started:
                 await _error(413, "BODY_TOO_LARGE", f"request body over {limit} bytes")(
@@ -123,7 +165,8 @@ class FactviewGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime
         # Websockets authenticate in connection_init (on_ws_connect); until then: no one.
-        principal: Principal | None = request.scope.get("state", {}).get("principal")
+        state = request.scope.get("state", {})
+        principal: Principal | None = state.get("principal")
         return Context(
             views=GuardedViews(runtime.views, principal),
             request=request,
@@ -134,23 +177,13 @@ class FactviewGraphQL(GraphQL[Context, None]):
             metrics=runtime.metrics,
             freshness=runtime.freshness,
             consumer_group=runtime.settings.kafka_group_id,
+            authorization=state.get("authorization"),
         )
 
-    async def on_ws_connect(self, context: Context) -> None:
-        params = context.connection_params
-        header = params.get("Authorization") if isinstance(params, dict) else None
-        runtime: Runtime = context.request.app.state.runtime
-        assert runtime.verifier is not None
-        try:
-            principal = await runtime.verifier.verify(header if isinstance(header, str) else None)
-        except AuthError as exc:
-            log.info("websocket refused", reason=str(exc))
-            raise ConnectionRejectionError() from exc  # strawberry closes with 4403
-        context.views = GuardedViews(runtime.views, principal)
 
-
-def _limits(settings: Settings) -> Limits:
+def _limits(settings: Settings, documents: TrustedDocuments) -> Limits:
     return Limits(
+        known_operations=documents.names,
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
@@ -163,7 +196,12 @@ def _wants_html(request: Request) -> bool:
     # A browser navigating here gets the IDE page, which holds no data (GraphiQL prefills its
     # headers from ?headers=…). A GET carrying `query` is executed by strawberry whatever it
     # accepts, so it is an operation and passes the gate like any other.
-    return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
+    return "text/html" in request.headers.get("accept", "") and not _names_operation(request)
+
+
+def _names_operation(request: Any) -> bool:
+    # A GET names its operation by text (`query`) or, persisted, by hash (`extensions`).
+    return "query" in request.query_params or "extensions" in request.query_params
 
 
 class RequestIds:
@@ -198,6 +236,15 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
 
+def metrics_app(runtime: Runtime) -> Starlette:
+    """/metrics alone, for its own port (METRICS_PORT): business volumes stay off the API port."""
+
+    async def metrics(request: Request) -> Response:
+        return Response(await runtime.metrics_exposition(), media_type=CONTENT_TYPE)
+
+    return Starlette(routes=[Route("/metrics", metrics)])
+
+
 async def metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     body = await runtime.metrics_exposition()
@@ -230,7 +277,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            *([Route("/metrics", metrics)] if settings.metrics_port is None else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *(web_routes() if settings.web_app else []),
@@ -239,4 +286,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(RequestIds)
+    app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)
     return app

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
 
-from app.settings import Settings
+from app.settings import AuthSettings
 
 Role = Literal["customer", "staff"]
 ROLES: tuple[Role, ...] = ("customer", "staff")
 MAX_LEEWAY_SECONDS = 30
+DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600
+# What a refused caller is told; the specific reason goes to the logs only, so a client
+# probing with crafted tokens learns nothing about which check it tripped.
+CLIENT_MESSAGE = "a valid bearer token is required"
+_DATE_CLAIMS = ("exp", "iat", "nbf")
 
 
 class AuthError(Exception):
@@ -24,6 +30,11 @@ class AuthError(Exception):
 class Principal:
     subject: str
     role: Role
+    # The verified token itself: what a forwarded write relays to an owner, so the owner
+    # checks exactly what factview checked (never a header factview did not verify).
+    token: str = field(default="", repr=False, compare=False)
+    # The token's `exp` (epoch seconds): a long-lived connection must end with its token.
+    expires_at: float | None = field(default=None, compare=False)
 
     def may_see_customer(self, customer_id: str | None) -> bool:
         return self.role == "staff" or (customer_id is not None and customer_id == self.subject)
@@ -40,6 +51,7 @@ class TokenVerifier:
         secret: str | None = None,
         jwks_url: str | None = None,
         leeway_seconds: int = MAX_LEEWAY_SECONDS,
+        max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME_SECONDS,
     ) -> None:
         if (secret is None) == (jwks_url is None):
             raise ValueError("set exactly one of AUTH_JWKS_URL and AUTH_JWT_SECRET")
@@ -48,6 +60,7 @@ class TokenVerifier:
         self.audience = audience
         self.issuer = issuer
         self.leeway = leeway_seconds
+        self.max_lifetime = max_lifetime_seconds
         self._secret = secret
         # Algorithms are pinned per key source, so a token cannot pick how it is checked
         # (no `none`, and no HS256 signed with a published public key).
@@ -81,23 +94,58 @@ class TokenVerifier:
             raise AuthError(f"no usable signing key: {exc}") from exc
         except jwt.InvalidTokenError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
+        self._check_dates(claims)
         role = claims.get("role")
         if role not in ROLES:
             raise AuthError(f"invalid token: role must be one of {', '.join(ROLES)}")
-        return Principal(subject=str(claims["sub"]), role=role)
+        return Principal(
+            subject=str(claims["sub"]), role=role, token=token, expires_at=float(claims["exp"])
+        )
+
+    def _check_dates(self, claims: dict[str, Any]) -> None:
+        """Dates are JSON numbers (RFC 7519 NumericDate), and a token lives a bounded time.
+
+        PyJWT reads dates with int(), so "exp": "99999999999" passes there; refuse it here.
+        """
+        for name in _DATE_CLAIMS:
+            value = claims.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise AuthError(f"invalid token: {name} must be a number, not {value!r:.40}")
+            if not math.isfinite(value):
+                raise AuthError(f"invalid token: {name} must be finite")
+        exp = claims["exp"]
+        iat = claims.get("iat")
+        lifetime = exp - iat if iat is not None else exp - time.time() - self.leeway
+        if lifetime > self.max_lifetime:
+            raise AuthError(
+                f"invalid token: lives {lifetime:.0f}s, over the {self.max_lifetime}s allowed"
+            )
+
+    def seconds_left(self, principal: Principal) -> float:
+        """How long the principal's token stays valid, by the same rule (and leeway) as verify."""
+        if principal.expires_at is None:
+            return float("inf")
+        return principal.expires_at + self.leeway - time.time()
 
 
 class AuthNotConfigured(ValueError):
     """Serving without a key source would leave the API open or shut: refuse to start."""
 
 
-def verifier_from(
-    *, jwks_url: str | None, secret: str | None, audience: str, issuer: str, leeway: int
-) -> TokenVerifier:
-    if (jwks_url is None) == (secret is None):
+def verifier_from(settings: AuthSettings) -> TokenVerifier:
+    """The verifier for these settings: factview and the demo owners both build theirs here."""
+    if (settings.auth_jwks_url is None) == (settings.auth_jwt_secret is None):
         raise AuthNotConfigured("set exactly one of AUTH_JWKS_URL and AUTH_JWT_SECRET")
+    secret = settings.auth_jwt_secret
     return TokenVerifier(
-        audience=audience, issuer=issuer, secret=secret, jwks_url=jwks_url, leeway_seconds=leeway
+        audience=settings.auth_audience,
+        issuer=settings.auth_issuer,
+        secret=secret.get_secret_value() if secret is not None else None,
+        jwks_url=settings.auth_jwks_url,
+        leeway_seconds=settings.auth_leeway_seconds,
+        max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
     )
 
 
@@ -132,7 +180,7 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def token_for(settings: Settings, subject: str, role: Role, ttl_seconds: int = 3600) -> str:
+def token_for(settings: AuthSettings, subject: str, role: Role, ttl_seconds: int = 3600) -> str:
     """A token this deployment accepts, from its own HS256 secret (dev stacks and tests)."""
     if settings.auth_jwt_secret is None:
         raise AuthNotConfigured("minting tokens needs AUTH_JWT_SECRET")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Coroutine
@@ -78,15 +79,62 @@ def serve(
 async def _serve(settings: Settings, host: str, port: int, consume: bool) -> None:
     import uvicorn
 
-    from app.asgi import create_app
+    from app.asgi import create_app, metrics_app
     from app.runtime import Runtime
 
     runtime = await Runtime.start(settings, consume=consume)
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime), host=host, port=port))
-        await server.serve()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, runtime),
+                host=host,
+                port=port,
+                log_config=None,  # our JSON lines (app/logs.py), access lines included
+                ws_max_size=settings.max_body_bytes,  # a bigger frame is refused while read
+                h11_max_incomplete_event_size=settings.max_header_bytes,
+            )
+        )
+        if settings.metrics_port is None:
+            await server.serve()
+            return
+        scraped = uvicorn.Server(
+            uvicorn.Config(
+                metrics_app(runtime),
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+                log_config=None,  # access_log=False here would silence the API's lines too
+            )
+        )
+        # Signals stop the API server; the metrics server follows it.
+        scraped.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        beside = asyncio.create_task(scraped.serve())
+        try:
+            await server.serve()
+        finally:
+            scraped.should_exit = True
+            await beside
     finally:
         await runtime.stop()
+
+
+@cli.command("trusted-documents")
+def trusted_documents(
+    check: bool = typer.Option(False, "--check", help="Only say whether the file is current."),
+) -> None:
+    """Write the web app's trusted-documents manifest from its source (needs node)."""
+    from app.web.manifest import MANIFEST, ManifestSourceError, page_documents, render
+
+    try:
+        text = render(page_documents())
+    except ManifestSourceError as exc:
+        _fail(str(exc))
+    if check:
+        if not MANIFEST.is_file() or MANIFEST.read_text() != text:
+            _fail(f"{MANIFEST} is out of date: run `factview trusted-documents`")
+        typer.echo(f"{MANIFEST} is current")
+        return
+    MANIFEST.write_text(text)
+    typer.echo(f"wrote {MANIFEST}")
 
 
 @cli.command()
@@ -218,7 +266,9 @@ async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> No
     from app.operations import Operations
 
     async with connected(settings) as db:
-        ops = Operations(db, settings.kafka_group_id, _cli_actor())
+        ops = Operations(
+            db, settings.kafka_group_id, _cli_actor(), publish=settings.publish_topic is not None
+        )
         outcome = await ops.redrive(ids)
     for letter_id, reason in outcome.still_failing.items():
         typer.echo(f"{letter_id}  still failing: {reason}", err=True)
@@ -252,6 +302,34 @@ async def _dead_letters_discard(settings: Settings, letter_id: str, reason: str)
 
 
 @cli.command()
+def tail(
+    topic: str = typer.Argument(..., help="The topic to read, e.g. PUBLISH_TOPIC's."),
+    from_beginning: bool = typer.Option(True, help="Start at the oldest record, else the newest."),
+    count: int = typer.Option(0, min=0, help="Stop after this many records (0: follow)."),
+    idle: float = typer.Option(0.0, min=0, help="Stop after this many seconds with nothing new."),
+) -> None:
+    """Print a topic's records as JSON lines (key, partition, offset, event): watch a chain."""
+    settings = _settings()
+    _run(_tail(settings, topic, from_beginning, count, idle))
+
+
+async def _tail(
+    settings: Settings, topic: str, from_beginning: bool, count: int, idle: float
+) -> None:
+    from app.tail import records
+
+    async for line in records(
+        settings.kafka_bootstrap_servers,
+        topic,
+        from_beginning=from_beginning,
+        count=count,
+        idle=idle,
+        startup_timeout=settings.startup_timeout_seconds,
+    ):
+        typer.echo(line)
+
+
+@cli.command()
 def owner(
     service: str = typer.Argument(..., help="customers or accounts"),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
@@ -260,6 +338,7 @@ def owner(
     """Run one demo owner service (its SQLite store, outbox and relay to Kafka)."""
     from pydantic import ValidationError as SettingsError
 
+    from app.auth import verifier_from
     from upstream import accounts, customers
     from upstream.settings import OwnerSettings
 
@@ -268,10 +347,15 @@ def owner(
         _fail(f"unknown owner {service!r} (known: customers, accounts)")
     try:
         settings = OwnerSettings()
+        verifier = verifier_from(settings)
     except SettingsError as exc:
         _fail(f"bad setting: {exc.errors()[0]['msg']}")
+    except AuthNotConfigured as exc:
+        _fail(str(exc))
     topic = settings.owner_topic or f"{service}.facts"
-    app = apps[service](settings.owner_database_path, settings.kafka_bootstrap_servers, topic)
+    app = apps[service](
+        settings.owner_database_path, settings.kafka_bootstrap_servers, topic, verifier=verifier
+    )
     _run(_serve_owner(app, host, port))
 
 

@@ -23,6 +23,10 @@ Document = dict[str, Any]
 _PREFIX = "c1."
 _FIRST_POLL = 0.01
 _MAX_POLL = 0.2
+# A write produces a fact or two: a token names at most this many, each id this long.
+MAX_TOKEN_CHARS = 2048
+MAX_IDS = 16
+MAX_ID_CHARS = 128
 
 
 class BadConsistencyToken(ValueError):
@@ -46,16 +50,25 @@ class Facts:
 
     @classmethod
     def from_token(cls, token: str) -> Facts:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise BadConsistencyToken(f"consistency token over {MAX_TOKEN_CHARS} characters")
         if not token.startswith(_PREFIX):
-            raise BadConsistencyToken(f"invalid consistency token {token!r}")
+            raise BadConsistencyToken(f"invalid consistency token {token[:80]!r}")
         text = token[len(_PREFIX) :]
         try:
             raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            source, ids = raw["s"], raw["i"]
-        except (binascii.Error, ValueError, KeyError, TypeError):
-            raise BadConsistencyToken(f"invalid consistency token {token!r}") from None
-        if not isinstance(source, str) or not all(isinstance(i, str) for i in ids):
-            raise BadConsistencyToken(f"invalid consistency token {token!r}")
+        except (binascii.Error, ValueError):
+            raw = None
+        source = raw.get("s") if isinstance(raw, dict) else None
+        ids = raw.get("i") if isinstance(raw, dict) else None
+        if not (
+            isinstance(source, str)
+            and 0 < len(source) <= MAX_ID_CHARS
+            and isinstance(ids, list)
+            and len(ids) <= MAX_IDS
+            and all(isinstance(i, str) and 0 < len(i) <= MAX_ID_CHARS for i in ids)
+        ):
+            raise BadConsistencyToken(f"invalid consistency token {token[:80]!r}")
         return cls(source, tuple(ids))
 
 

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from app.asgi import create_app
-from app.auth import Role, token_for
+from app.auth import Role, token_for, verifier_from
 from app.embedded import EmbeddedServerError, ServerProcess, free_port, start_secantus, start_tansu
 from app.embedded import mongodb_uri as secantus_uri
 from app.runtime import Runtime
@@ -30,6 +30,8 @@ from app.topics import ensure_topics
 HOST = "127.0.0.1"
 CUSTOMERS_TOPIC = "customers.facts"
 ACCOUNTS_TOPIC = "accounts.facts"
+# factview's own Fact Events (consumers/outbox.py): the C -> D link of the chain.
+PUBLISH_TOPIC = "customer-overview.facts"
 
 # The article's bank example and a few more: money moves through the owners, never the views.
 DEMO: list[dict[str, Any]] = [
@@ -60,10 +62,11 @@ async def _server(process: ServerProcess) -> AsyncIterator[ServerProcess]:
         await asyncio.to_thread(process.stop)
 
 
-async def seed(customers_url: str, accounts_url: str) -> list[str]:
-    """Create the demo data through the owners' HTTP API; returns the customer ids."""
+async def seed(customers_url: str, accounts_url: str, staff_token: str) -> list[str]:
+    """Create the demo data through the owners' HTTP API, as staff; returns the customer ids."""
     ids: list[str] = []
-    async with httpx.AsyncClient(timeout=10) as http:
+    headers = {"Authorization": f"Bearer {staff_token}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as http:
         for person in DEMO:
             r = await http.post(
                 f"{customers_url}/customers",
@@ -101,44 +104,55 @@ async def run_dev(port: int) -> None:
         mongo = start_secantus(None, work / "secantus", work)
         async with _server(mongo):
             bootstrap = f"{HOST}:{kafka.port}"
-            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC])
+            await ensure_topics(bootstrap, [CUSTOMERS_TOPIC, ACCOUNTS_TOPIC, PUBLISH_TOPIC])
+            customers_port, accounts_port = free_port(), free_port()
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                kafka_bootstrap_servers=bootstrap,
+                kafka_topics=[CUSTOMERS_TOPIC, ACCOUNTS_TOPIC],
+                mongodb_uri=secantus_uri(mongo.port),
+                mongodb_database="factview",
+                customers_owner_url=f"http://{HOST}:{customers_port}",
+                accounts_owner_url=f"http://{HOST}:{accounts_port}",
+                publish_topic=PUBLISH_TOPIC,
+                graphiql=True,
+                web_app=True,
+                auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
+            )
+            # The owners verify tokens with factview's settings: one secret for the whole stack.
+            verifier = verifier_from(settings)
             owners: list[RunningServer] = []
             try:
                 owners.append(
                     await start_server(
                         customers.create_app(
-                            str(work / "customers.sqlite3"), bootstrap, CUSTOMERS_TOPIC
+                            str(work / "customers.sqlite3"),
+                            bootstrap,
+                            CUSTOMERS_TOPIC,
+                            verifier=verifier,
                         ),
                         HOST,
-                        free_port(),
+                        customers_port,
                     )
                 )
                 owners.append(
                     await start_server(
                         accounts.create_app(
-                            str(work / "accounts.sqlite3"), bootstrap, ACCOUNTS_TOPIC
+                            str(work / "accounts.sqlite3"),
+                            bootstrap,
+                            ACCOUNTS_TOPIC,
+                            verifier=verifier,
                         ),
                         HOST,
-                        free_port(),
+                        accounts_port,
                     )
-                )
-                settings = Settings(
-                    _env_file=None,  # type: ignore[call-arg]
-                    kafka_bootstrap_servers=bootstrap,
-                    kafka_topics=[CUSTOMERS_TOPIC, ACCOUNTS_TOPIC],
-                    mongodb_uri=secantus_uri(mongo.port),
-                    mongodb_database="factview",
-                    customers_owner_url=owners[0].url,
-                    accounts_owner_url=owners[1].url,
-                    graphiql=True,
-                    web_app=True,
-                    auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
                 )
                 runtime = await Runtime.start(settings)
                 try:
                     api = await start_server(create_app(settings, runtime), HOST, port)
                     try:
-                        ids = await seed(owners[0].url, owners[1].url)
+                        staff = dev_token(settings, "dev-staff", "staff")
+                        ids = await seed(owners[0].url, owners[1].url, staff)
                         _banner(
                             console,
                             api.url,
@@ -148,7 +162,7 @@ async def run_dev(port: int) -> None:
                             settings.mongodb_uri,
                             web_app_urls(api.url, settings, ids),
                             {
-                                "staff": dev_token(settings, "dev-staff", "staff"),
+                                "staff": staff,
                                 "customer": dev_token(settings, ids[0], "customer"),
                             },
                         )
@@ -211,6 +225,11 @@ def _banner(
     console.print(f"  GraphiQL as staff: {graphiql_staff}", soft_wrap=True)
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
     console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
+    console.print(
+        f"  watch what factview publishes: KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
+        f".venv/bin/factview tail {PUBLISH_TOPIC}",
+        soft_wrap=True,
+    )
     console.print(f"  demo customers: {', '.join(ids)}")
     console.print(
         "  try: { customers { nodes { id name totalBalance accounts { id currency balance } } } }"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,10 @@ from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
 
 Document = dict[str, Any]
+
+# What one customer may read of each view: its own document, its own accounts.
+_OWN = {"customer": "_id", "account": "customerId"}
+_CACHED_SUBJECTS = 4096
 
 
 class Freshness:
@@ -36,6 +41,7 @@ class Freshness:
         # would otherwise ask at once (a sorted find_one costs SecantusDB ~50-100 ms; 32
         # requests at once stalled them all for ~3 s).
         self._reading = asyncio.Lock()
+        self._by_subject: OrderedDict[str, tuple[float, dict[str, datetime]]] = OrderedDict()
 
     async def newest(self) -> dict[str, datetime]:
         """View name → newest folded event time (views with nothing folded are absent)."""
@@ -44,6 +50,30 @@ class Freshness:
                 if time.monotonic() - self._read_at > self.max_age:  # nobody read it meanwhile
                     await self._read()
         return dict(self._newest)
+
+    async def newest_for(self, subject: str) -> dict[str, datetime]:
+        """Like newest(), over what one customer may read: when anyone else acted stays hidden."""
+        now = time.monotonic()
+        cached = self._by_subject.get(subject)
+        if cached is not None and now - cached[0] <= self.max_age:
+            return dict(cached[1])
+        newest: dict[str, datetime] = {}
+        for projection in self.projections:
+            field = _OWN.get(projection.name)
+            if field is None:
+                continue
+            doc = await self.db[projection.collection].find_one(
+                {field: subject, "updatedAt": {"$ne": None}},
+                {"updatedAt": 1},
+                sort=[("updatedAt", DESCENDING)],
+            )
+            if doc is not None:
+                newest[projection.name] = doc["updatedAt"]
+        self._by_subject[subject] = (now, newest)
+        self._by_subject.move_to_end(subject)
+        while len(self._by_subject) > _CACHED_SUBJECTS:
+            self._by_subject.popitem(last=False)
+        return dict(newest)
 
     async def _read(self) -> None:
         newest: dict[str, datetime] = {}

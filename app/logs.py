@@ -44,3 +44,30 @@ def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = True
+    if not any(isinstance(f, AccessLine) for f in access.filters):
+        access.addFilter(AccessLine())
+
+
+class AccessLine(logging.Filter):
+    """uvicorn's access line as fields, with query strings reduced to their parameter names
+    (GraphiQL URLs carry tokens in `?headers=`; a GET operation carries its variables)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, version, status = record.args
+            record.msg, record.args = "http request", ()
+            record.client, record.method, record.status = client, method, status
+            record.path, record.http_version = redacted(str(path)), version
+        return True
+
+
+def redacted(path: str) -> str:
+    """`/graphql?query=…&headers=…` → `/graphql?query&headers`: the values never reach a log."""
+    base, sep, query = path.partition("?")
+    if not sep:
+        return base
+    names = [part.partition("=")[0] for part in query.split("&") if part]
+    return f"{base}?{'&'.join(names)}"

@@ -96,6 +96,24 @@ class Metrics:
             ["operation", "outcome"],
             registry=r,
         )
+        self.outbox_pending = Gauge(
+            "factview_outbox_pending", "Outbox rows not yet published.", registry=r
+        )
+        self.outbox_oldest_seconds = Gauge(
+            "factview_outbox_oldest_seconds",
+            "Age of the oldest outbox row not yet published.",
+            registry=r,
+        )
+        self.published = Gauge(
+            "factview_published_events",
+            "Events this process's relay has published since start.",
+            registry=r,
+        )
+        self.publisher_leader = Gauge(
+            "factview_publisher_leader",
+            "1 while this process holds the publishing lease.",
+            registry=r,
+        )
         self.newest_folded: dict[str, float] = {}
         r.register(_ProjectionLag(self.newest_folded))
 

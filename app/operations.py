@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from app.metrics import Metrics
 from consumers import dead_letters
 from consumers.engine import QUARANTINE, FoldEngine
-from consumers.projection import Projection, State
+from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
 from consumers.refold import refold_documents
 
@@ -32,6 +32,8 @@ class Operations:
     # Who acts: a token's subject in GraphQL, `cli:user@host` on the command line.
     actor: str
     metrics: Metrics | None = None
+    # Redriven events are folded like any: views that publish write their outbox rows.
+    publish: bool = False
 
     def _audit(self, operation: str, outcome: str, **fields: Any) -> None:
         log.info(
@@ -41,7 +43,7 @@ class Operations:
             self.metrics.staff_operations.labels(operation, outcome).inc()
 
     async def redrive(self, ids: list[str] | None) -> dead_letters.RedriveOutcome:
-        engine = FoldEngine(self.db, consumer_group=self.consumer_group)
+        engine = FoldEngine(self.db, consumer_group=self.consumer_group, publish=self.publish)
         outcome = await dead_letters.redrive(engine, ids)
         self._audit(
             "redrive",
@@ -78,7 +80,9 @@ class Operations:
                 break
         return found[:first], len(found) > first
 
-    async def refold(self, projection: type[Projection], ids: list[str]) -> dict[str, State | None]:
+    async def refold(
+        self, projection: type[Projection], ids: list[str]
+    ) -> dict[str, Settled | None]:
         states = await refold_documents(self.db, projection, ids)
         self._audit("refold", "ok", view=projection.name, ids=ids)
         return states

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,6 +12,16 @@ import httpx
 from app.settings import Settings
 
 Owner = Literal["customers", "accounts"]
+
+# An id that goes into an owner's URL path: it must stay one path segment. A letter or digit
+# first rules out "." and ".." (which an HTTP client resolves away, changing the path);
+# no "/", "%", "?", "#", spaces or control characters; bounded length.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+ID_RULE = "1 to 128 letters, digits or . _ : @ -, starting with a letter or digit"
+
+
+def valid_id(value: str) -> bool:
+    return _ID.fullmatch(value) is not None
 
 
 class OwnerUnavailable(Exception):
@@ -85,6 +96,9 @@ class Owners:
         body: dict[str, Any],
         credentials: Credentials,
     ) -> Accepted | Refused:
+        if any(segment in (".", "..") for segment in path.split("/")):
+            # Callers check ids first (valid_id); this is the last line before the wire.
+            raise ValueError(f"refusing owner path with a dot segment: {path!r}")
         headers = {"Idempotency-Key": credentials.idempotency_key}
         if credentials.authorization:
             headers["Authorization"] = credentials.authorization

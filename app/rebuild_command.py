@@ -117,8 +117,8 @@ async def run_refold(
 
     async with connected(settings) as db:
         states = await Operations(db, settings.kafka_group_id, actor).refold(projection, ids)
-    for key, state in states.items():
-        if state is None:
+    for key, folded in states.items():
+        if folded is None:
             typer.echo(f"{projection.name} {key}: no events in the log; document removed")
         else:
-            typer.echo(f"{projection.name} {key}: refolded, version {state.get('version', 0)}")
+            typer.echo(f"{projection.name} {key}: refolded, version {folded[0].get('version', 0)}")

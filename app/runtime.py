@@ -17,6 +17,7 @@ from app.freshness import Freshness
 from app.live import LiveHub
 from app.metrics import Metrics
 from app.owners import Owners
+from app.relay import OutboxRelay, RelayConfig
 from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
 from app.views import ViewReader
@@ -40,6 +41,8 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     freshness: Freshness | None = None
     runner: ConsumerRunner | None = None
+    relay: OutboxRelay | None = None
+    relay_task: asyncio.Task[None] | None = None
     consumer_task: asyncio.Task[None] | None = None
     # Rebuilds of views folded by another projection version (app/rebuilds.py).
     rebuild_task: asyncio.Task[None] | None = None
@@ -52,7 +55,7 @@ class Runtime:
         `serve` adds what the API needs: the live-update hub and the owners' HTTP client.
         """
         # Bad auth settings fail before anything connects.
-        verifier = _verifier(settings) if serve else None
+        verifier = verifier_from(settings) if serve else None
         client = make_client(settings.mongodb_uri, settings.startup_timeout_seconds)
         runtime: Runtime | None = None
         try:
@@ -67,7 +70,8 @@ class Runtime:
                 runtime.live = LiveHub(db, queue_size=settings.subscription_queue_size)
                 await runtime.live.start(settings.startup_timeout_seconds)
             if consume:
-                engine = FoldEngine(db, consumer_group=settings.kafka_group_id)
+                publishing = settings.publish_topic is not None
+                engine = FoldEngine(db, consumer_group=settings.kafka_group_id, publish=publishing)
                 runtime.runner = ConsumerRunner(
                     ConsumerConfig(
                         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -88,6 +92,12 @@ class Runtime:
                     runtime.runner.run(runtime.stopping), name="factview-consumer"
                 )
                 runtime.consumer_task.add_done_callback(_report_exit)
+                if settings.publish_topic is not None:
+                    runtime.relay = OutboxRelay(db, relay_config(settings, settings.publish_topic))
+                    runtime.relay_task = asyncio.create_task(
+                        runtime.relay.run(runtime.stopping), name="factview-relay"
+                    )
+                    runtime.relay_task.add_done_callback(_report_relay_exit)
             runtime.rebuild_task = rebuilds.start(db)
         except BaseException:
             if runtime is not None:
@@ -97,6 +107,8 @@ class Runtime:
         return runtime
 
     async def _count_batch(self, outcome: BatchOutcome) -> None:
+        if outcome.published and self.relay is not None:
+            self.relay.notify()
         self.metrics.record_batch(
             PROJECTIONS, outcome.consumed, outcome.fresh, outcome.dead_topics, outcome.seconds
         )
@@ -121,6 +133,12 @@ class Runtime:
         if self.runner is not None:
             for (topic, partition), behind in (await self.runner.lag()).items():
                 self.metrics.consumer_lag.labels(topic, str(partition)).set(behind)
+        if self.relay is not None:
+            lag = await self.relay.lag()
+            self.metrics.outbox_pending.set(lag.pending)
+            self.metrics.outbox_oldest_seconds.set(lag.oldest_seconds)
+            self.metrics.published.set(self.relay.published)
+            self.metrics.publisher_leader.set(1 if self.relay.leader else 0)
         if self.live is not None:
             self.metrics.live_subscriptions.set(self.live.stats.subscribers)
         for projection in PROJECTIONS:
@@ -147,6 +165,16 @@ class Runtime:
                     await self.consumer_task
             except Exception:
                 pass  # already reported by _report_exit
+        if self.relay_task is not None:
+            # The relay stops between rounds; what it has not sent waits in the outbox.
+            try:
+                await asyncio.wait_for(asyncio.shield(self.relay_task), 10)
+            except TimeoutError:
+                self.relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.relay_task
+            except Exception:
+                pass  # already reported by _report_exit
         await self._close_serving()
         await self.client.close()
 
@@ -157,14 +185,13 @@ class Runtime:
             await self.owners.close()
 
 
-def _verifier(settings: Settings) -> TokenVerifier:
-    secret = settings.auth_jwt_secret
-    return verifier_from(
-        jwks_url=settings.auth_jwks_url,
-        secret=secret.get_secret_value() if secret is not None else None,
-        audience=settings.auth_audience,
-        issuer=settings.auth_issuer,
-        leeway=settings.auth_leeway_seconds,
+def relay_config(settings: Settings, topic: str) -> RelayConfig:
+    return RelayConfig(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=topic,
+        source=settings.publish_source,
+        lease_seconds=settings.publish_lease_seconds,
+        batch=settings.publish_batch,
     )
 
 
@@ -174,3 +201,8 @@ def _report_exit(task: asyncio.Task[None]) -> None:
     exc = task.exception()
     if exc is not None:
         log.error("consumer stopped", error=f"{type(exc).__name__}: {exc}")
+
+
+def _report_relay_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("relay stopped", error=f"{type(task.exception()).__name__}: {task.exception()}")

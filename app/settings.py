@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class AuthSettings(BaseSettings):
+    """How bearer tokens are verified: factview and the demo owners read the same settings,
+    so an owner checks a forwarded token by exactly the rules factview applied."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # Authentication (CONTRACT §5): exactly one key source, checked when serving (consumers
+    # and rebuilds need none); the secret has no default.
+    auth_jwks_url: str | None = None
+    auth_jwt_secret: SecretStr | None = None
+    auth_audience: str = "factview"
+    auth_issuer: str = "factview"
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
+    # A token may live at most this long (exp - iat, or exp - now without iat): a leaked
+    # token with a far-away exp would otherwise be a password that never changes.
+    auth_max_token_lifetime_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+
+    @field_validator("auth_jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HS256 key strength)")
+        return value
+
+
+class Settings(AuthSettings):
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_group_id: str = "factview"
     # NoDecode: the validator below reads both `a,b` and a JSON list.
@@ -30,6 +54,14 @@ class Settings(BaseSettings):
     kafka_group_instance_id: str | None = None
     # `factview serve` runs the consumers too; false: an API replica only (scale them apart).
     consume: bool = True
+
+    # factview as an upstream (consumers/outbox.py, app/relay.py): the topic its composed views
+    # are published to (off when unset), the CloudEvents `source` naming this deployment, and
+    # the lease that lets one relay of many publish at a time.
+    publish_topic: str | None = Field(default=None, min_length=1)
+    publish_source: str = Field(default="factview", min_length=1)
+    publish_lease_seconds: float = Field(default=10.0, ge=1, le=300)
+    publish_batch: int = Field(default=500, ge=1, le=10_000)
 
     mongodb_uri: str = "mongodb://localhost:27017/?replicaSet=rs0"
     mongodb_database: str = "factview"
@@ -50,14 +82,9 @@ class Settings(BaseSettings):
     subscription_queue_size: int = Field(default=64, ge=1, le=10_000)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
     connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
-
-    # Authentication (CONTRACT §5): exactly one key source, checked when serving (consumers
-    # and rebuilds need none); the secret has no default.
-    auth_jwks_url: str | None = None
-    auth_jwt_secret: SecretStr | None = None
-    auth_audience: str = "factview"
-    auth_issuer: str = "factview"
-    auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
+    # Per caller (token subject), per process: one token must not hold the server's sockets.
+    max_connections_per_subject: int = Field(default=10, ge=1, le=10_000)
+    max_subscriptions_per_subject: int = Field(default=50, ge=1, le=100_000)
 
     # Abuse limits (GraphQL Armor's defaults) and what a public endpoint hides.
     max_query_depth: int = Field(default=6, ge=1)
@@ -65,6 +92,11 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     operation_timeout_seconds: float = Field(default=10.0, gt=0)
+    # All request headers together (an oversized Authorization is refused before any parsing).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    # Trusted documents: only operations listed in the manifest run (by hash or by full text).
+    trusted_documents: bool = False
+    trusted_documents_manifest: Path = Path(__file__).parent / "web" / "trusted-documents.json"
     introspection: bool = False
     mask_errors: bool = True
 
@@ -72,17 +104,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     graphiql: bool = False
+    # Prometheus /metrics: on its own port (METRICS_HOST:METRICS_PORT) when set, so the public
+    # port does not show business volumes; unset, it stays on the API port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65_535)
+    metrics_host: str = "127.0.0.1"
     # Serve the accounts web page at /app (app/web/).
     web_app: bool = False
     # How long start-up waits for the broker and the database before giving up.
     startup_timeout_seconds: float = Field(default=20.0, gt=0)
-
-    @field_validator("auth_jwt_secret")
-    @classmethod
-    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (HS256 key strength)")
-        return value
 
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> Settings:

@@ -121,6 +121,13 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.events.create_index([("data.customerId", ASCENDING), ("timeKey", ASCENDING)])
     await db.events.create_index([("subject", ASCENDING), ("timeKey", ASCENDING)])
     await db.accounts.create_index([("customerId", ASCENDING)])
+    # An account's transactions: pages and late rows by position, the feed by revision, the
+    # past by the newest correction.
+    await db.transactions.create_index([("accountId", ASCENDING), ("pos", ASCENDING)])
+    await db.transactions.create_index(
+        [("accountId", ASCENDING), ("_rev", ASCENDING), ("pos", ASCENDING)]
+    )
+    await db.transactions.create_index([("accountId", ASCENDING), ("lastCorrection", ASCENDING)])
     # Freshness (app/freshness.py) asks each view for its newest folded time.
     await db.accounts.create_index([("updatedAt", ASCENDING)])
     await db.customers.create_index([("updatedAt", ASCENDING)])

@@ -54,17 +54,15 @@ def bare() -> Starlette:
         if doc is None or doc.get("deleted", False):
             return JSONResponse({"data": {"customer": None}})
         cursor = db.accounts.find({"customerId": doc["_id"]}).sort("_id", 1)
-        accounts = [
-            {
-                "transactions": {
-                    "nodes": [
-                        {"amount": str(tx["amount"]), "balanceAfter": str(tx["balanceAfter"])}
-                        for tx in account.get("transactions", [])[:PAGE]
-                    ]
-                }
-            }
-            async for account in cursor
-        ]
+        accounts = []
+        async for account in cursor:
+            # The oldest PAGE rows of the account, as `transactions(first: 20)` reads them.
+            rows = db.transactions.find({"accountId": account["_id"]}).sort("pos", 1).limit(PAGE)
+            nodes = [
+                {"amount": str(tx["amount"]), "balanceAfter": str(tx["balanceAfter"])}
+                async for tx in rows
+            ]
+            accounts.append({"transactions": {"nodes": nodes}})
         return JSONResponse({"data": {"customer": {"accounts": accounts}}})
 
     async def healthz(request: Request) -> JSONResponse:

@@ -14,16 +14,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from consumers import replay
+from consumers import outbox, replay, rows
 from consumers.decoding import RawRecord
 from consumers.facts import FactEvent
 from consumers.log import to_log_document
 from consumers.ownership import Ownership
-from consumers.projection import Projection, State, fold
+from consumers.projection import ROWS, Projection, Row, State, fold, settle
 from consumers.projections import PROJECTIONS
 from consumers.rebuild_lock import ViewFenced, guard, wait_lifted
 
 Document = dict[str, Any]
+# Per document, its stored rows that a batch names (row key -> row).
+StoredRows = dict[str, dict[str, Row]]
 # The mark on a document whose fold raised: {error, since, eventIds}; `refold` clears it.
 QUARANTINE = "_quarantine"
 
@@ -40,6 +42,7 @@ class BatchOutcome:
     duplicates: int = 0
     dead_lettered: int = 0
     refolded: int = 0
+    published: int = 0
     changed: dict[str, list[str]] = field(default_factory=dict)
     # Documents whose fold raised in this batch, by view: marked stale, not folded (quarantine).
     quarantined: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -68,10 +71,13 @@ class FoldEngine:
         db: AsyncDatabase[Document],
         projections: tuple[type[Projection], ...] = PROJECTIONS,
         consumer_group: str = "factview",
+        publish: bool = False,
     ) -> None:
         self.db = db
         self.projections = projections
         self.consumer_group = consumer_group
+        # Write the outbox rows of views that publish (off unless PUBLISH_TOPIC is set).
+        self.publish = publish
         # Set by the Kafka runner (consumers/ownership.py): its own session, a fence checked
         # in each batch's transaction, and the consumer stamped on each logged event.
         self.owner: Ownership | None = None
@@ -200,10 +206,16 @@ class FoldEngine:
     ) -> None:
         changed: dict[str, dict[str, State]] = {}
         for projection in self.projections:
-            states, loaded = await self._fold_view(projection, fresh, session, outcome)
+            states, loaded, before = await self._fold_view(projection, fresh, session, outcome)
+            row_writes = await self._plan_rows(projection, states, loaded, before, session)
             if projection.join is not None:
                 states = await self._join(projection, states, loaded, changed, session)
             changed[projection.name] = {k: s for k, s in states.items() if loaded.get(k) != s}
+            if row_writes:
+                assert projection.rows is not None
+                await self.db[projection.rows.collection].bulk_write(
+                    row_writes, ordered=True, session=session
+                )
             # Write each changed document once per batch, in one round trip.
             if changed[projection.name]:
                 await self.db[projection.collection].bulk_write(
@@ -215,6 +227,8 @@ class FoldEngine:
                     session=session,
                 )
             outcome.changed[projection.name] = sorted(changed[projection.name])
+        if self.publish:
+            outcome.published = await outbox.write(self.db, self.projections, changed, session)
 
     async def _fold_view(
         self,
@@ -222,15 +236,21 @@ class FoldEngine:
         fresh: list[FactEvent],
         session: AsyncClientSession,
         outcome: BatchOutcome,
-    ) -> tuple[dict[str, State], dict[str, State]]:
+    ) -> tuple[dict[str, State], dict[str, State], StoredRows]:
+        """The batch's documents folded, the documents as stored, and their stored rows."""
         by_key: dict[str, list[FactEvent]] = defaultdict(list)
         for event in fresh:
             key = projection.key(event) if event.type in projection.handlers else None
             if key is not None:
                 by_key[key].append(event)
         if not by_key:
-            return {}, {}
+            return {}, {}, {}
         loaded = await self._load(projection, list(by_key), session)
+        if projection.rows is not None:
+            folded, before = await self._fold_with_rows(
+                projection, by_key, loaded, session, outcome
+            )
+            return folded, loaded, before
         states: dict[str, State] = {}
         late: list[str] = []
         for key, new_events in by_key.items():
@@ -254,10 +274,69 @@ class FoldEngine:
             logged = await replay.history(self.db, projection, late, session)
             for key in late:
                 states[key] = self._fold_or_quarantine(
-                    projection, key, logged[key], None, outcome, loaded.get(key)
+                    projection, key, logged[key], None, outcome, loaded.get(key), whole=True
                 )
             outcome.refolded += len(late)
-        return states, loaded
+        return states, loaded, {}
+
+    async def _fold_with_rows(
+        self,
+        projection: type[Projection],
+        by_key: dict[str, list[FactEvent]],
+        loaded: dict[str, State],
+        session: AsyncClientSession,
+        outcome: BatchOutcome,
+    ) -> tuple[dict[str, State], StoredRows]:
+        # Handlers of a view with rows take events in any order, so a late event is folded
+        # as it comes: only the rows the batch names are read, never the history.
+        declared = projection.rows
+        assert declared is not None
+        wanted = {
+            key: {k for e in events if (k := declared.key(e)) is not None}
+            for key, events in by_key.items()
+        }
+        stored_rows = await rows.load(self.db, declared, wanted, session)
+        states: dict[str, State] = {}
+        for key, new_events in by_key.items():
+            if QUARANTINE in loaded.get(key, {}):
+                # Its events are logged; it stays as it was until `refold` folds it from the log.
+                continue
+            before = stored_rows.get(key, {})
+
+            def stored(key: str = key, before: dict[str, Row] = before) -> State:
+                state = _copy_state(loaded[key]) if key in loaded else projection.initial(key)
+                state[ROWS] = {k: rows.content(declared, r) for k, r in before.items()}
+                return state
+
+            try:
+                states[key] = fold(projection, key, new_events, stored())
+            except Exception as exc:
+                # The document and its rows stay as stored (no row writes), marked stale.
+                states[key] = self._quarantined(projection, key, new_events, stored(), exc, outcome)
+        return states, stored_rows
+
+    async def _plan_rows(
+        self,
+        projection: type[Projection],
+        states: dict[str, State],
+        loaded: dict[str, State],
+        before: StoredRows,
+        session: AsyncClientSession,
+    ) -> list[rows.Write]:
+        """Take each state's rows out and plan their writes; sets the document's total and count."""
+        declared = projection.rows
+        if declared is None:
+            return []
+        writes: list[rows.Write] = []
+        for key, state in states.items():
+            after = state.pop(ROWS)
+            planned = await rows.plan(
+                self.db, declared, key, loaded.get(key), state, before.get(key, {}), after, session
+            )
+            state[declared.total] = planned.total
+            state[declared.count] = planned.count
+            writes += planned.writes
+        return writes
 
     def _fold_or_quarantine(
         self,
@@ -267,21 +346,34 @@ class FoldEngine:
         current: State | None,
         outcome: BatchOutcome,
         stored: State | None = None,
+        whole: bool = False,
     ) -> State:
-        """The fold; or, when it raises (a bug, data no handler foresaw), the document as it
-        was, marked stale with the error, so the rest of the partition keeps folding."""
+        """The fold (`whole`: of a document's whole log); or, when it raises (a bug, data no
+        handler foresaw), the document as it was, marked stale, so the partition keeps folding."""
         try:
-            return fold(projection, key, events, _copy_state(current) if current else None)
+            state = fold(projection, key, events, _copy_state(current) if current else None)
+            return settle(projection, state)[0] if whole else state
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            outcome.quarantined.setdefault(projection.name, {})[key] = error
             kept = _copy_state(stored or current or projection.initial(key))
-            kept[QUARANTINE] = {
-                "error": error,
-                "since": datetime.now(UTC),
-                "eventIds": [e.id for e in sorted(events, key=lambda e: e.order)][-10:],
-            }
-            return kept
+            return self._quarantined(projection, key, events, kept, exc, outcome)
+
+    @staticmethod
+    def _quarantined(
+        projection: type[Projection],
+        key: str,
+        events: list[FactEvent],
+        kept: State,
+        exc: Exception,
+        outcome: BatchOutcome,
+    ) -> State:
+        error = f"{type(exc).__name__}: {exc}"
+        outcome.quarantined.setdefault(projection.name, {})[key] = error
+        kept[QUARANTINE] = {
+            "error": error,
+            "since": datetime.now(UTC),
+            "eventIds": [e.id for e in sorted(events, key=lambda e: e.order)][-10:],
+        }
+        return kept
 
     async def _join(
         self,

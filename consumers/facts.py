@@ -55,6 +55,14 @@ def log_id(source: str, event_id: str) -> str:
     return f"{len(source)}:{source}/{event_id}"
 
 
+def position(order: tuple[str, str, str]) -> str:
+    """An event's business-time order as one string that sorts the same way (rows, cursors).
+
+    NUL sorts below every other character, so joining the parts with it keeps tuple order.
+    """
+    return "\x00".join(order)
+
+
 def time_key(moment: datetime) -> str:
     """A fixed-width UTC string that sorts like the instant, to the microsecond."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from consumers.facts import FactEvent
+from consumers.facts import FactEvent, position
+from consumers.outbox import Publication
 
 State = dict[str, Any]
+Row = dict[str, Any]
 Handler = Callable[[State, FactEvent], State]
+# A document as stored, and its rows in order.
+Settled = tuple[State, list[Row]]
+
+# Where a fold keeps a document's child rows while it runs (row key -> row); never stored.
+ROWS = "rows"
 
 
 def handles(event_type: str) -> Callable[[Handler], Handler]:
@@ -28,8 +36,7 @@ class Join:
 
     view: str
     on: str
-    # The joined documents' fields `joined` reads: the engine and the replay fetch only these,
-    # not whole documents (an account's transaction list is most of its bytes).
+    # The joined documents' fields `joined` reads: the engine and the replay fetch only these.
     fields: tuple[str, ...] = ()
 
     def projection(self) -> dict[str, int] | None:
@@ -37,6 +44,48 @@ class Join:
         if not self.fields:
             return None
         return {"_id": 0, self.on: 1, **{name: 1 for name in self.fields}}
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Child rows a view keeps beside each document, one MongoDB document each.
+
+    What grows with an entity's history (an account's transactions) lives here, so the
+    document itself stays the same size however long the history. Handlers see the rows the
+    batch's events name under `state["rows"]` (row key -> row) and return them changed, as
+    values; the engine writes them. Rows are ordered by `pos` (the position of the event that
+    placed them, `consumers.facts.position`), and `running` holds the sum of `value` over every
+    row up to and including this one, kept by the engine: a row arriving late, or one whose
+    value changes, shifts the rows after it by the difference, on the server.
+
+    A view with rows has handlers that do not depend on arrival order (a late event is applied
+    as it comes, never by folding the history again): the property tests hold them to that.
+    """
+
+    collection: str
+    # The field of a row naming its document (e.g. accountId); rows are indexed by it and `pos`.
+    parent: str
+    # The data field that names the row an event is about (e.g. transactionId).
+    key_field: str
+    # The running total a row carries, and the document fields holding the total and the count.
+    running: str
+    total: str
+    count: str
+    value: Callable[[Row], Decimal]
+
+    def key(self, event: FactEvent) -> str | None:
+        value = event.data.get(self.key_field)
+        return value if isinstance(value, str) and value else None
+
+
+def row_id(parent: str, key: str) -> str:
+    """A row's `_id`: its document and its own key; the length prefix keeps the pair unambiguous."""
+    return f"{len(parent)}:{parent}/{key}"
+
+
+def parent_of(row_id_: str) -> str:
+    length, _, rest = row_id_.partition(":")
+    return rest[: int(length)]
 
 
 class Projection:
@@ -52,6 +101,9 @@ class Projection:
     # The data field that names the document an event belongs to (e.g. "accountId").
     key_field: ClassVar[str]
     join: ClassVar[Join | None] = None
+    rows: ClassVar[Rows | None] = None
+    # Set when each change of a document is published as a Fact Event (consumers/outbox.py).
+    publishes: ClassVar[Publication | None] = None
     handlers: ClassVar[dict[str, Handler]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -90,6 +142,8 @@ def fold(
 ) -> State:
     """Fold events (already deduplicated) into a state, in business-time order."""
     current = state if state is not None else projection.initial(key)
+    if projection.rows is not None and ROWS not in current:
+        current[ROWS] = {}
     for event in sorted(events, key=lambda e: e.order):
         handler = projection.handlers.get(event.type)
         if handler is None:
@@ -98,5 +152,51 @@ def fold(
         current["version"] = current.get("version", 0) + 1
         previous = current.get("updatedAt")
         current["updatedAt"] = event.time if previous is None or event.time > previous else previous
-        current["_last"] = list(event.order)
+        # The newest event folded, whatever order they came in (views with rows take late ones).
+        last = current.get("_last")
+        if not last or event.order > tuple(last):
+            current["_last"] = list(event.order)
     return current
+
+
+def settle(projection: type[Projection], state: State) -> Settled:
+    """A whole fold's document and its rows in order, running totals set: what is stored.
+
+    The engine gets the same values a row at a time (consumers/engine.py); this is the
+    from-scratch form, for rebuilds, refolds and tests.
+    """
+    rows_of = projection.rows
+    document = {k: v for k, v in state.items() if k != ROWS}
+    if rows_of is None:
+        return document, []
+    rows = sorted(state.get(ROWS, {}).values(), key=lambda r: r["pos"])
+    total = Decimal("0.00")
+    settled: list[Row] = []
+    for row in rows:
+        total += rows_of.value(row)
+        settled.append(
+            {
+                "_id": row_id(document["id"], row["id"]),
+                **row,
+                rows_of.running: total,
+                "_rev": document.get("version", 0),
+            }
+        )
+    document[rows_of.total] = total
+    document[rows_of.count] = len(settled)
+    return document, settled
+
+
+__all__ = [
+    "ROWS",
+    "Handler",
+    "Join",
+    "Projection",
+    "Row",
+    "Rows",
+    "Settled",
+    "State",
+    "fold",
+    "position",
+    "settle",
+]

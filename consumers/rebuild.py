@@ -7,7 +7,8 @@ How no event is lost or doubled across the swap:
 2. Open a change stream on the database *before* reading the log. Whatever commits after this
    point shows up on the stream; whatever committed before is seen by the scan. A key in both is
    simply folded again from the log, which is idempotent, so the overlap is harmless.
-3. Scan: fold the whole log into the shadow collection `<collection>__rebuild`.
+3. Scan: fold the whole log into the shadow collection `<collection>__rebuild` (and a view's
+   rows into `<rows collection>__rebuild`).
 4. Catch up: the keys that streamed events touch (directly, or through the join) are folded
    again from the log into the shadow, for a few rounds while events keep coming.
 5. Verify: the scan and the catch-up keep a checksum of every document they folded; the shadow
@@ -22,8 +23,9 @@ How no event is lost or doubled across the swap:
    are folded into the shadow and checked against a second fold, and the document count is
    checked. Nothing can reach the live view now, so the shadow is exactly the log's fold.
 7. Swap: the live view's indexes are created on the shadow, then `renameCollection` with
-   `dropTarget` replaces the live view in one step. Reads see the old view or the new, never a
-   partial one. The stored projection versions are written, then the lock (and fence) released.
+   `dropTarget` replaces the live view in one step (the rows first, then the documents).
+   Reads see the old view or the new, never a partial one. The stored projection versions
+   are written, then the lock (and fence) released.
 
 Interrupted anywhere before the rename (Ctrl-C, SIGKILL), the live view is untouched: only the
 shadow was written. The next run drops the stale shadow and starts clean; a fence left by a
@@ -38,14 +40,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bson.raw_bson import RawBSONDocument
-from pymongo import DeleteOne, ReplaceOne
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from consumers import versions
 from consumers.log import LogDocument
-from consumers.projection import Projection, State
+from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
 from consumers.rebuild_lock import LOCKS, LockLost, ViewLock, lock_id
 from consumers.replay import (
@@ -53,11 +54,13 @@ from consumers.replay import (
     affected_keys,
     combine,
     digest,
+    digest_all,
     encoded,
     fold_log,
     own_query,
     refold,
 )
+from consumers.writes import replace
 
 Document = dict[str, Any]
 
@@ -104,6 +107,10 @@ def shadow_name(projection: type[Projection]) -> str:
     return f"{projection.collection}__rebuild"
 
 
+def rows_shadow_name(projection: type[Projection]) -> str | None:
+    return f"{projection.rows.collection}__rebuild" if projection.rows is not None else None
+
+
 async def rebuild(
     db: AsyncDatabase[Document],
     projection: type[Projection],
@@ -121,8 +128,10 @@ async def rebuild(
         # Checked under the lock, so a version bump seen by several processes rebuilds once.
         if only_if_outdated and await versions.is_current(db, projection, projections):
             return RebuildResult(projection.name, skipped=True)
-        await db[shadow_name(projection)].drop()
-        await db.create_collection(shadow_name(projection))
+        for name in (shadow_name(projection), rows_shadow_name(projection)):
+            if name is not None:
+                await db[name].drop()
+                await db.create_collection(name)
         pipeline = [
             {
                 "$match": {
@@ -153,8 +162,10 @@ class _Job:
     result: RebuildResult = field(init=False)
     # Keys that events touched after the last catch-up: folded again under the fence.
     dirty: set[str] = field(default_factory=set, init=False)
-    # The checksum of every document the scan and the catch-up folded: what the shadow must hold.
+    # The checksum of every document (with its rows) the scan and the catch-up folded, and its
+    # number of rows: what the shadow must hold.
     folded: dict[str, bytes] = field(default_factory=dict, init=False)
+    row_counts: dict[str, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.result = RebuildResult(self.projection.name)
@@ -162,6 +173,19 @@ class _Job:
     @property
     def shadow(self) -> AsyncCollection[Document]:
         return self.db[shadow_name(self.projection)]
+
+    @property
+    def rows_shadow(self) -> AsyncCollection[Document] | None:
+        name = rows_shadow_name(self.projection)
+        return self.db[name] if name is not None else None
+
+    def _remember(self, key: str, folded: Settled | None) -> None:
+        if folded is None:
+            self.folded.pop(key, None)
+            self.row_counts.pop(key, None)
+        else:
+            self.folded[key] = digest_all(encoded(key, folded, self.db))
+            self.row_counts[key] = len(folded[1])
 
     async def run(self) -> RebuildResult:
         total = await self.db.events.count_documents(own_query(self.projection))
@@ -172,8 +196,14 @@ class _Job:
         ):
             # Encoded once: the bytes inserted are the bytes checksummed.
             raw = {k: encoded(k, s, self.db) for k, s in states.items()}
-            await self.shadow.insert_many([RawBSONDocument(b) for b in raw.values()], ordered=False)
-            self.folded.update((k, digest(b)) for k, b in raw.items())
+            await self.shadow.insert_many(
+                [RawBSONDocument(b[0]) for b in raw.values()], ordered=False
+            )
+            rows = [RawBSONDocument(r) for b in raw.values() for r in b[1:]]
+            if rows and self.rows_shadow is not None:
+                await self.rows_shadow.insert_many(rows, ordered=False)
+            self.folded.update((k, digest_all(b)) for k, b in raw.items())
+            self.row_counts.update((k, len(b) - 1) for k, b in raw.items())
             self.lock.check()
 
         for _ in range(_CATCH_UP_ROUNDS):
@@ -195,7 +225,7 @@ class _Job:
         await self.observer.phase("swap", None)
         await self._copy_indexes()
         await self.lock.renew()  # still ours, with a full expiry ahead of the rename
-        await self.shadow.rename(self.projection.collection, dropTarget=True)
+        await self._swap()
         await self._repair_stragglers()
         return self.result
 
@@ -220,36 +250,34 @@ class _Job:
         self.result.caught_up += len(logged)
         return await affected_keys(self.db, self.projection, self.projections, logged)
 
-    async def _fold_into_shadow(self, keys: Iterable[str]) -> dict[str, State | None]:
+    async def _fold_into_shadow(self, keys: Iterable[str]) -> None:
         wanted = sorted(set(keys))
-        states: dict[str, State | None] = {}
         for start in range(0, len(wanted), self.chunk):
             part = wanted[start : start + self.chunk]
             folded = await refold(self.db, self.projection, self.projections, part)
-            writes: list[ReplaceOne[Document] | DeleteOne] = [
-                ReplaceOne({"_id": k}, {"_id": k, **s}, upsert=True)
-                if s is not None
-                else DeleteOne({"_id": k})
-                for k, s in folded.items()
-            ]
-            if writes:
-                await self.shadow.bulk_write(writes, ordered=False)
-            for k, s in folded.items():
-                if s is None:
-                    self.folded.pop(k, None)
-                else:
-                    self.folded[k] = digest(encoded(k, s, self.db))
-            states.update(folded)
+            await replace(self.projection, folded, self.shadow, self.rows_shadow)
+            for k, f in folded.items():
+                self._remember(k, f)
             self.observer.advance(len(part))
-        return states
+
+    async def _stored(self, keys: list[str] | None = None) -> dict[str, bytes]:
+        """The shadow's checksum of each document with its rows (of `keys`, or all)."""
+        query: Document = {} if keys is None else {"_id": {"$in": keys}}
+        parts: dict[str, list[bytes]] = {}
+        async for doc in self.shadow.with_options(codec_options=RAW).find(query):
+            parts.setdefault(doc["_id"], []).append(digest(doc.raw))
+            self.observer.advance(1)
+        if self.rows_shadow is not None and self.projection.rows is not None:
+            parent = self.projection.rows.parent
+            rows_query: Document = {} if keys is None else {parent: {"$in": keys}}
+            async for row in self.rows_shadow.with_options(codec_options=RAW).find(rows_query):
+                parts.setdefault(row[parent], []).append(digest(row.raw))
+        return {k: _xor(v) for k, v in parts.items()}
 
     async def _verify(self) -> dict[str, bytes]:
         """Read back, the shadow must hold exactly what was folded, but for keys touched since."""
         expected = self.folded
-        stored: dict[str, bytes] = {}
-        async for doc in self.shadow.with_options(codec_options=RAW).find({}):
-            stored[doc["_id"]] = digest(doc.raw)
-            self.observer.advance(1)
+        stored = await self._stored()
         # Events that arrived during the scan above or since the last catch-up.
         self.dirty = await self._drained_keys(None)
         differing = {k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k)}
@@ -264,11 +292,10 @@ class _Job:
     async def _check(self, keys: set[str], digests: dict[str, bytes]) -> None:
         """Under the fence: the keys just folded agree with another fold; counts agree."""
         again = await refold(self.db, self.projection, self.projections, keys)
-        shadow = self.shadow.with_options(codec_options=RAW)
-        stored = {d["_id"]: d.raw async for d in shadow.find({"_id": {"$in": sorted(keys)}})}
-        for key, state in again.items():
-            want = digest(encoded(key, state, self.db)) if state is not None else None
-            got = digest(stored[key]) if key in stored else None
+        stored = await self._stored(sorted(keys))
+        for key, folded in again.items():
+            want = digest_all(encoded(key, folded, self.db)) if folded is not None else None
+            got = stored.get(key)
             if want != got:
                 raise VerificationFailed(
                     f"{self.projection.name} {key} differs from a second fold of the log"
@@ -283,17 +310,34 @@ class _Job:
                 f"the shadow holds {count} {self.projection.name} documents, expected "
                 f"{len(digests)}; the live view was not touched"
             )
+        if self.rows_shadow is not None:
+            rows = await self.rows_shadow.count_documents({})
+            if rows != sum(self.row_counts.values()):
+                raise VerificationFailed(
+                    f"the shadow holds {rows} {self.projection.name} rows, expected "
+                    f"{sum(self.row_counts.values())}; the live view was not touched"
+                )
         self.result.documents = count
         self.result.checksum = combine(digests.values())
 
     async def _copy_indexes(self) -> None:
         # The rename keeps the shadow's indexes and drops the live view's: recreate them first.
-        live = self.db[self.projection.collection]
-        async for spec in await live.list_indexes():
-            if spec["name"] == "_id_":
-                continue
-            options = {k: spec[k] for k in ("unique", "sparse") if k in spec}
-            await self.shadow.create_index(list(spec["key"].items()), name=spec["name"], **options)
+        pairs = [(self.db[self.projection.collection], self.shadow)]
+        if self.projection.rows is not None and self.rows_shadow is not None:
+            pairs.append((self.db[self.projection.rows.collection], self.rows_shadow))
+        for live, shadow in pairs:
+            async for spec in await live.list_indexes():
+                if spec["name"] == "_id_":
+                    continue
+                options = {k: spec[k] for k in ("unique", "sparse") if k in spec}
+                await shadow.create_index(list(spec["key"].items()), name=spec["name"], **options)
+
+    async def _swap(self) -> None:
+        # Rows first: a reader between the two renames sees new rows under the old documents,
+        # both folds of the same log (the fence holds every consumer).
+        if self.projection.rows is not None and self.rows_shadow is not None:
+            await self.rows_shadow.rename(self.projection.rows.collection, dropTarget=True)
+        await self.shadow.rename(self.projection.collection, dropTarget=True)
 
     async def _repair_stragglers(self) -> None:
         # A transaction that began before the lock existed never wrote it, so it could commit
@@ -303,13 +347,12 @@ class _Job:
         if not keys:
             return
         folded = await refold(self.db, self.projection, self.projections, keys)
-        live = self.db[self.projection.collection]
-        await live.bulk_write(
-            [
-                ReplaceOne({"_id": k}, {"_id": k, **s}, upsert=True)
-                if s is not None
-                else DeleteOne({"_id": k})
-                for k, s in folded.items()
-            ],
-            ordered=False,
-        )
+        rows = self.db[self.projection.rows.collection] if self.projection.rows else None
+        await replace(self.projection, folded, self.db[self.projection.collection], rows)
+
+
+def _xor(digests: list[bytes]) -> bytes:
+    total = 0
+    for d in digests:
+        total ^= int.from_bytes(d, "big")
+    return total.to_bytes(16, "big")

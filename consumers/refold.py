@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import DeleteOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from consumers.projection import Projection, State
+from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
 from consumers.replay import refold
+from consumers.writes import replace
 
 Document = dict[str, Any]
 
@@ -27,21 +27,15 @@ async def refold_documents(
     projection: type[Projection],
     ids: list[str],
     projections: tuple[type[Projection], ...] = PROJECTIONS,
-) -> dict[str, State | None]:
-    """Replace each document with the log's fold of it (None: removed, the log has nothing)."""
-    result: dict[str, State | None] = {}
+) -> dict[str, Settled | None]:
+    """Replace each document (and its rows) with the log's fold of it (None: nothing logged)."""
+    result: dict[str, Settled | None] = {}
+    rows = db[projection.rows.collection] if projection.rows is not None else None
 
     async def transaction(session: AsyncClientSession) -> None:
         nonlocal result
         result = await refold(db, projection, projections, ids, session)
-        writes: list[ReplaceOne[Document] | DeleteOne] = [
-            ReplaceOne({"_id": k}, {"_id": k, **s}, upsert=True)
-            if s is not None
-            else DeleteOne({"_id": k})
-            for k, s in result.items()
-        ]
-        if writes:
-            await db[projection.collection].bulk_write(writes, ordered=False, session=session)
+        await replace(projection, result, db[projection.collection], rows, session)
 
     async with db.client.start_session() as session:
         await session.with_transaction(

@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from consumers.facts import FactEvent
 from consumers.log import LogDocument, from_log_document
-from consumers.projection import Projection, State, fold
+from consumers.projection import Projection, Settled, State, fold, settle
 
 Document = dict[str, Any]
 Advance = Callable[[int], None]
@@ -87,20 +87,20 @@ async def refold(
     projections: Iterable[type[Projection]],
     keys: Iterable[str],
     session: AsyncClientSession | None = None,
-) -> dict[str, State | None]:
-    """Each key's document as a fold of its whole log gives it (None: no document)."""
+) -> dict[str, Settled | None]:
+    """Each key's document and rows as a fold of its whole log gives them (None: no document)."""
     wanted = sorted(set(keys))
     events = await history(db, projection, wanted, session)
     others = await members(db, projection, projections, wanted, session)
-    result: dict[str, State | None] = {}
+    result: dict[str, Settled | None] = {}
     for key in wanted:
         if not events.get(key) and not others.get(key):
             result[key] = None
             continue
-        state = fold(projection, key, events.get(key, []))
+        state, rows = settle(projection, fold(projection, key, events.get(key, [])))
         if projection.join is not None:
             state = projection.joined(state, others.get(key, []))
-        result[key] = state
+        result[key] = (state, rows)
     return result
 
 
@@ -110,7 +110,7 @@ async def fold_log(
     projections: tuple[type[Projection], ...],
     chunk: int = 500,
     advance: Advance | None = None,
-) -> AsyncIterator[dict[str, State]]:
+) -> AsyncIterator[dict[str, Settled]]:
     """Every document of the view, folded from the whole log, in chunks of about `chunk`.
 
     The log is read once, sorted by key then business time (the index the engine's re-fold
@@ -119,7 +119,7 @@ async def fold_log(
     sort = [(f"data.{projection.key_field}", ASCENDING), ("timeKey", ASCENDING)]
     cursor = db.events.find(own_query(projection)).sort(sort).batch_size(chunk)
     seen: set[str] = set()
-    states: dict[str, State] = {}
+    states: dict[str, Settled] = {}
     key: str | None = None
     events: list[FactEvent] = []
     async for doc in cursor:
@@ -130,7 +130,7 @@ async def fold_log(
         if event_key is None:
             continue
         if event_key != key and key is not None:
-            states[key] = fold(projection, key, events)
+            states[key] = settle(projection, fold(projection, key, events))
             events = []
             if len(states) >= chunk:
                 seen.update(states)
@@ -139,7 +139,7 @@ async def fold_log(
         key = event_key
         events.append(event)
     if key is not None:
-        states[key] = fold(projection, key, events)
+        states[key] = settle(projection, fold(projection, key, events))
     seen.update(states)
     if states:
         yield await _join(db, projection, projections, states)
@@ -150,7 +150,9 @@ async def fold_log(
         named = {str(k) for k in await db[other.collection].distinct(projection.join.on) if k}
         orphans = sorted(named - seen)
         for start in range(0, len(orphans), chunk):
-            part = {k: projection.initial(k) for k in orphans[start : start + chunk]}
+            part = {
+                k: settle(projection, projection.initial(k)) for k in orphans[start : start + chunk]
+            }
             yield await _join(db, projection, projections, part)
 
 
@@ -158,12 +160,12 @@ async def _join(
     db: AsyncDatabase[Document],
     projection: type[Projection],
     projections: tuple[type[Projection], ...],
-    states: dict[str, State],
-) -> dict[str, State]:
+    states: dict[str, Settled],
+) -> dict[str, Settled]:
     if projection.join is None:
         return states
     others = await members(db, projection, projections, states)
-    return {k: projection.joined(s, others.get(k, [])) for k, s in states.items()}
+    return {k: (projection.joined(s, others.get(k, [])), r) for k, (s, r) in states.items()}
 
 
 async def affected_keys(
@@ -195,9 +197,13 @@ async def affected_keys(
     return keys
 
 
-def encoded(key: str, state: State, db: AsyncDatabase[Document]) -> bytes:
-    """The document's BSON as it is written: encoded once, checksummed from the same bytes."""
-    return bson.encode({"_id": key, **state}, codec_options=db.codec_options)
+def encoded(key: str, folded: Settled, db: AsyncDatabase[Document]) -> list[bytes]:
+    """The document's BSON, then its rows', as written: encoded once, checksummed from those."""
+    state, rows = folded
+    options = db.codec_options
+    return [bson.encode({"_id": key, **state}, codec_options=options)] + [
+        bson.encode(row, codec_options=options) for row in rows
+    ]
 
 
 def digest(raw: bytes | memoryview) -> bytes:
@@ -208,6 +214,14 @@ def digest(raw: bytes | memoryview) -> bytes:
     must be the very bytes a fold of it encodes (BSON dates already hold only milliseconds).
     """
     return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def digest_all(raws: Iterable[bytes | memoryview]) -> bytes:
+    """One checksum for a document with its rows, in any order (each row has its own `_id`)."""
+    total = 0
+    for raw in raws:
+        total ^= int.from_bytes(digest(raw), "big")
+    return total.to_bytes(16, "big")
 
 
 # Reading documents back as their raw bytes: nothing decoded but what is asked for.

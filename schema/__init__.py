@@ -11,6 +11,7 @@ from schema.extensions import Limits, extensions
 from schema.history import HistoryQuery
 from schema.mutations import Mutation as ForwardedMutation
 from schema.operations import OperationsMutation, OperationsQuery
+from schema.reporting import ServedSchema
 from schema.subscriptions import Subscription
 
 
@@ -26,13 +27,14 @@ class Mutation(ForwardedMutation, OperationsMutation):
 
 def build_schema(limits: Limits) -> strawberry.Schema:
     """The schema as one deployment serves it: limits, masking and hints per its settings."""
-    return strawberry.Schema(
+    return ServedSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions(limits),
         # Suggestions ("did you mean …") describe the schema: hidden with introspection.
         config=StrawberryConfig(disable_field_suggestions=not limits.introspection),
+        hide_suggestions=not limits.introspection,
     )
 
 

@@ -25,6 +25,9 @@ class Context:
     owners: Owners | None = None
     # Read-your-writes: the longest a write or a consistent read waits for its facts.
     fold_wait_seconds: float = 5.0
+    # The `Authorization` value that was verified for this caller: the HTTP request's, or over a
+    # websocket the connection_init payload's (never the upgrade request's headers).
+    authorization: str | None = None
     # graphql-transport-ws: the connection_init payload (strawberry sets it).
     connection_params: Any = None
     metrics: Metrics | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -46,6 +47,10 @@ class Customer:
         return [Account.from_view(doc) for doc in docs]
 
 
+async def _require_customer(info: Info, customer_id: str) -> None:
+    info.context.views.require_customer(customer_id)
+
+
 @strawberry.type
 class CustomerQuery:
     @strawberry.field
@@ -58,7 +63,7 @@ class CustomerQuery:
         ] = None,
         as_of: datetime | None = None,
     ) -> Customer | None:
-        await await_token(info, consistency_token)
+        await await_token(info, consistency_token, partial(_require_customer, info, str(id)))
         if as_of is not None:
             from schema.history import customer_as_of
 

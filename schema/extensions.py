@@ -33,6 +33,8 @@ class Limits:
     max_tokens: int = 1000
     introspection: bool = False
     mask_errors: bool = True
+    # Operation names that get their own metric label (the trusted documents'); others: `other`.
+    known_operations: frozenset[str] = frozenset()
 
 
 def deliberate(error: GraphQLError) -> bool:
@@ -42,7 +44,13 @@ def deliberate(error: GraphQLError) -> bool:
 
 
 class OperationTiming(SchemaExtension):
-    """GraphQL operation latency by operation name, into the process's metrics."""
+    """GraphQL operation latency by operation name, into the process's metrics.
+
+    Clients choose operation names: only known ones become labels, so the series stay bounded.
+    """
+
+    def __init__(self, known: frozenset[str] = frozenset()) -> None:
+        self.known = known
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -50,8 +58,9 @@ class OperationTiming(SchemaExtension):
         context = self.execution_context.context
         metrics = getattr(context, "metrics", None)
         if metrics is not None:
-            name = self.execution_context.operation_name or "anonymous"
-            metrics.operation_seconds.labels(name[:64]).observe(time.perf_counter() - started)
+            name = self.execution_context.operation_name
+            label = "anonymous" if name is None else name if name in self.known else "other"
+            metrics.operation_seconds.labels(label).observe(time.perf_counter() - started)
 
 
 class SubscriptionsOverWebSocket(SchemaExtension):
@@ -78,7 +87,13 @@ class FreshnessHint(SchemaExtension):
         freshness = getattr(context, "freshness", None) if isinstance(context, Context) else None
         if freshness is None:
             return {}
-        newest = await freshness.newest()
+        principal = context.views.caller
+        if principal is None:
+            return {}
+        if principal.role == "staff":
+            newest = await freshness.newest()
+        else:
+            newest = await freshness.newest_for(principal.subject)
         return {"freshness": {view: moment.isoformat() for view, moment in sorted(newest.items())}}
 
 
@@ -102,7 +117,7 @@ def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         ParserCache,
         ValidationCache,
-        OperationTiming,
+        partial(OperationTiming, limits.known_operations),
         SubscriptionsOverWebSocket,
         FreshnessHint,
     ]

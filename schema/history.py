@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from app.access import Forbidden
 from app.history import History
 from schema.accounts import Account
 from schema.context import Info
@@ -81,9 +82,13 @@ async def _may_read_events(info: Info, subject: str) -> None:
     principal = views.principal  # raises UNAUTHENTICATED for an anonymous caller
     if principal.role == "staff" or subject == principal.subject:
         return
-    # Raises FORBIDDEN for another customer's account; unknown subjects are staff-only.
-    if await views.account(subject) is None:
-        views.require_staff(f"events of {subject}")
+    # Another customer's account and an unknown subject answer alike: one FORBIDDEN.
+    try:
+        mine = await views.account(subject) is not None
+    except Forbidden:
+        mine = False
+    if not mine:
+        raise Forbidden(f"events of {subject}")
 
 
 @strawberry.type
@@ -122,4 +127,4 @@ async def customer_as_of(info: Info, customer_id: str, as_of: datetime) -> Custo
 
 async def accounts_as_of(info: Info, customer_id: str, as_of: datetime) -> list[Account]:
     docs = await History(info.context.views.db).accounts_as_of(customer_id, as_of)
-    return [Account.from_view(doc) for doc in docs]
+    return [Account.from_view(doc, as_of) for doc in docs]

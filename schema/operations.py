@@ -229,7 +229,7 @@ class OperationsMutation:
                 view=projection.name,
                 id=strawberry.ID(key),
                 exists=state is not None,
-                version=state.get("version") if state is not None else None,
+                version=state[0].get("version") if state is not None else None,
             )
             for key, state in states.items()
         ]

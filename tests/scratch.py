@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from app.store import CODEC_OPTIONS
 from consumers.facts import FactEvent
 from consumers.log import from_log_document
-from consumers.projection import State, fold
+from consumers.projection import State, fold, settle
 from consumers.projections.account import AccountProjection
 from consumers.projections.customer import CustomerProjection
 
@@ -36,7 +36,12 @@ def views_from_scratch(events: Iterable[FactEvent]) -> Views:
             by_account[key].append(event)
         if event.type in CustomerProjection.handlers and (key := CustomerProjection.key(event)):
             by_customer[key].append(event)
-    accounts = {k: fold(AccountProjection, k, evs) for k, evs in by_account.items()}
+    settled = {
+        k: settle(AccountProjection, fold(AccountProjection, k, evs))
+        for k, evs in by_account.items()
+    }
+    accounts = {k: doc for k, (doc, _) in settled.items()}
+    rows = {row["_id"]: row for _, account_rows in settled.values() for row in account_rows}
     members: dict[str, list[State]] = defaultdict(list)
     for state in accounts.values():
         if state.get("customerId"):
@@ -53,14 +58,24 @@ def views_from_scratch(events: Iterable[FactEvent]) -> Views:
     return {
         "accounts": {k: _stored(k, s) for k, s in accounts.items()},
         "customers": {k: _stored(k, s) for k, s in customers.items()},
+        "transactions": {k: _stored(k, _unfed(r)) for k, r in rows.items()},
     }
+
+
+def _unfed(row: Document) -> Document:
+    # `_rev` is where the change feed stands (when the row last changed), not what it holds.
+    return {k: v for k, v in row.items() if k not in ("_id", "_rev")}
 
 
 async def stored_views(db: AsyncDatabase[Document]) -> Views:
-    return {
+    views = {
         name: {doc["_id"]: doc async for doc in db[name].find({})}
         for name in ("accounts", "customers")
     }
+    views["transactions"] = {
+        doc["_id"]: {"_id": doc["_id"], **_unfed(doc)} async for doc in db.transactions.find({})
+    }
+    return views
 
 
 async def logged_events(db: AsyncDatabase[Document]) -> list[FactEvent]:

@@ -1,7 +1,9 @@
-"""The accounts owner: opens and closes accounts and records money movements, a fact for each.
+"""The accounts owner, event-sourced: commands are checked against the state its own events
+fold to, and the events it appends are at once its write model and its outbox.
 
-The balance is never stored: it is recomputed from the transactions (with corrections applied)
-inside the write transaction, so a check like "enough funds" sees exactly what is committed.
+Nothing but `account_events` (and snapshots of its folds) is stored: the balance, the status
+and each transaction's amount are what the account's events say, read inside the command's
+write transaction, so a check like "enough funds" sees exactly what is committed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth import TokenVerifier
 from upstream import owner as owner_module
+from upstream.account_events import (
+    CLOSED,
+    DEPOSIT,
+    OPEN,
+    SCHEMA,
+    WITHDRAWAL,
+    Account,
+    AccountEventLog,
+    load,
+)
+from upstream.authorization import customer_in_body, guarded, holder_of, staff_only
 from upstream.database import Database
 from upstream.events import ACCOUNTS_SOURCE, fact
 from upstream.outbox import Relay
@@ -33,75 +47,41 @@ from upstream.validation import (
 )
 
 DEFAULT_TOPIC = "accounts.facts"
-OPEN = "OPEN"
-CLOSED = "CLOSED"
-DEPOSIT = "DEPOSIT"
-WITHDRAWAL = "WITHDRAWAL"
-
-_ENTITIES = """
-CREATE TABLE IF NOT EXISTS accounts (
-    id          TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    currency    TEXT NOT NULL,
-    status      TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS transactions (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    id         TEXT NOT NULL UNIQUE,
-    account_id TEXT NOT NULL REFERENCES accounts (id),
-    kind       TEXT NOT NULL,
-    amount     TEXT NOT NULL,  -- a decimal string: SQLite has no exact decimal type
-    corrected  INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS transactions_by_account ON transactions (account_id, seq);
-"""
 
 
 def _signed(kind: str, amount: Decimal) -> Decimal:
     return amount if kind == DEPOSIT else -amount
 
 
-def _load(conn: sqlite3.Connection, account_id: str) -> sqlite3.Row:
-    row = conn.execute(
-        "SELECT id, customer_id, currency, status FROM accounts WHERE id = ?", (account_id,)
-    ).fetchone()
-    if row is None:
+def _load(conn: sqlite3.Connection, account_id: str, *, writing: bool = False) -> Account:
+    account = load(conn, account_id, snapshot=writing)
+    if account is None:
         raise not_found(f"account {account_id} not found")
-    return row  # type: ignore[no-any-return]
+    return account
 
 
-def _load_open(conn: sqlite3.Connection, account_id: str) -> sqlite3.Row:
-    row = _load(conn, account_id)
-    if row["status"] != OPEN:
+def _load_open(conn: sqlite3.Connection, account_id: str) -> Account:
+    account = _load(conn, account_id, writing=True)
+    if account.status != OPEN:
         raise OwnerError(409, "account_closed", f"account {account_id} is closed")
-    return row
+    return account
 
 
-def _transactions(conn: sqlite3.Connection, account_id: str) -> list[sqlite3.Row]:
-    return conn.execute(
-        "SELECT id, kind, amount, corrected FROM transactions WHERE account_id = ? ORDER BY seq",
-        (account_id,),
-    ).fetchall()
+def create_app(
+    db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC, *, verifier: TokenVerifier
+) -> Starlette:
+    database = Database(db_path, owner_module.schema(SCHEMA, outbox_table=False))
+    events = AccountEventLog(database)
+    owner = Owner(
+        ACCOUNTS_SOURCE, database, Relay(events, bootstrap_servers, topic), verifier, events
+    )
 
+    async def holder(account_id: str) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            account = load(conn, account_id)
+            return None if account is None else account.customer_id
 
-def _balance(conn: sqlite3.Connection, account_id: str) -> Decimal:
-    rows = _transactions(conn, account_id)
-    return sum((_signed(r["kind"], Decimal(r["amount"])) for r in rows), Decimal("0.00"))
-
-
-def _account(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "accountId": row["id"],
-        "customerId": row["customer_id"],
-        "currency": row["currency"],
-        "status": row["status"],
-        "balance": format_money(_balance(conn, row["id"])),
-    }
-
-
-def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC) -> Starlette:
-    database = Database(db_path, owner_module.schema(_ENTITIES))
-    owner = Owner(ACCOUNTS_SOURCE, database, Relay(database, bootstrap_servers, topic))
+        return await owner.read(read)
 
     async def open_account(request: Request) -> JSONResponse:
         body = await json_body(request)
@@ -111,10 +91,6 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
 
         def operation(conn: sqlite3.Connection) -> Outcome:
             account_id = str(uuid.uuid4())
-            conn.execute(
-                "INSERT INTO accounts (id, customer_id, currency, status) VALUES (?, ?, ?, ?)",
-                (account_id, customer_id, currency, OPEN),
-            )
             data = {"accountId": account_id, "customerId": customer_id, "currency": currency}
             return Outcome(
                 201,
@@ -134,7 +110,7 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
 
             def operation(conn: sqlite3.Connection) -> Outcome:
                 account = _load_open(conn, account_id)
-                balance = _balance(conn, account_id) + _signed(kind, amount)
+                balance = account.balance + _signed(kind, amount)
                 if balance < 0:
                     raise OwnerError(
                         409,
@@ -142,16 +118,11 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
                         f"account {account_id} holds {format_money(balance + amount)}, "
                         f"cannot withdraw {format_money(amount)}",
                     )
-                transaction_id = str(uuid.uuid4())
-                conn.execute(
-                    "INSERT INTO transactions (id, account_id, kind, amount) VALUES (?, ?, ?, ?)",
-                    (transaction_id, account_id, kind, format_money(amount)),
-                )
                 data = {
                     "accountId": account_id,
-                    "transactionId": transaction_id,
+                    "transactionId": str(uuid.uuid4()),
                     "amount": format_money(amount),
-                    "currency": account["currency"],
+                    "currency": account.currency,
                 }
                 return Outcome(
                     201,
@@ -171,20 +142,12 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
         amount = parse_amount(require(body, "amount"), allow_zero=True)
 
         def operation(conn: sqlite3.Connection) -> Outcome:
-            _load_open(conn, account_id)
-            row = conn.execute(
-                "SELECT kind FROM transactions WHERE id = ? AND account_id = ?",
-                (transaction_id, account_id),
-            ).fetchone()
-            if row is None:
+            account = _load_open(conn, account_id)
+            old = account.transactions.get(transaction_id)
+            if old is None:
                 raise not_found(f"transaction {transaction_id} not found in account {account_id}")
-            conn.execute(
-                "UPDATE transactions SET amount = ?, corrected = 1 WHERE id = ?",
-                (format_money(amount), transaction_id),
-            )
-            balance = _balance(conn, account_id)
+            balance = account.balance - old.signed + _signed(old.kind, amount)
             if balance < 0:
-                # Raising rolls the UPDATE back with the rest of the transaction.
                 raise OwnerError(
                     409,
                     "insufficient_funds",
@@ -209,12 +172,11 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
         body = await json_body(request, optional=True)
 
         def operation(conn: sqlite3.Connection) -> Outcome:
-            _load_open(conn, account_id)
-            conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (CLOSED, account_id))
+            account = _load_open(conn, account_id)
             data = {"accountId": account_id}
             return Outcome(
                 200,
-                {**data, "status": CLOSED, "balance": format_money(_balance(conn, account_id))},
+                {**data, "status": CLOSED, "balance": format_money(account.balance)},
                 [fact(ACCOUNTS_SOURCE, "account.closed", account_id, data)],
             )
 
@@ -224,30 +186,41 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
         account_id = request.path_params["account_id"]
 
         def read(conn: sqlite3.Connection) -> dict[str, Any]:
-            entity = _account(conn, _load(conn, account_id))
-            entity["transactions"] = [
-                {
-                    "transactionId": r["id"],
-                    "kind": r["kind"],
-                    "amount": r["amount"],
-                    "corrected": bool(r["corrected"]),
-                }
-                for r in _transactions(conn, account_id)
-            ]
-            return entity
+            account = _load(conn, account_id)
+            return {
+                "accountId": account.id,
+                "customerId": account.customer_id,
+                "currency": account.currency,
+                "status": account.status,
+                "balance": format_money(account.balance),
+                "transactions": [
+                    {
+                        "transactionId": tx_id,
+                        "kind": t.kind,
+                        "amount": format_money(t.amount),
+                        "corrected": t.corrected,
+                    }
+                    for tx_id, t in account.transactions.items()
+                ],
+            }
 
         return JSONResponse(await owner.read(read))
 
+    # A customer acts on its own accounts only; corrections are staff's alone.
+    holds = holder_of("account_id", holder)
+    deposit, withdraw = movement(DEPOSIT), movement(WITHDRAWAL)
     return owner.app(
         [
-            Route("/accounts", open_account, methods=["POST"]),
-            Route("/accounts/{account_id}", get, methods=["GET"]),
-            Route("/accounts/{account_id}/deposits", movement(DEPOSIT), methods=["POST"]),
-            Route("/accounts/{account_id}/withdrawals", movement(WITHDRAWAL), methods=["POST"]),
-            Route("/accounts/{account_id}/close", close, methods=["POST"]),
+            Route(
+                "/accounts", guarded(open_account, customer_in_body("customerId")), methods=["POST"]
+            ),
+            Route("/accounts/{account_id}", guarded(get, holds), methods=["GET"]),
+            Route("/accounts/{account_id}/deposits", guarded(deposit, holds), methods=["POST"]),
+            Route("/accounts/{account_id}/withdrawals", guarded(withdraw, holds), methods=["POST"]),
+            Route("/accounts/{account_id}/close", guarded(close, holds), methods=["POST"]),
             Route(
                 "/accounts/{account_id}/transactions/{transaction_id}/correction",
-                correct,
+                guarded(correct, staff_only),
                 methods=["POST"],
             ),
         ]

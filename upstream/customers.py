@@ -11,10 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth import TokenVerifier
 from upstream import owner as owner_module
+from upstream.authorization import guarded, staff_only, the_customer
 from upstream.database import Database
 from upstream.events import CUSTOMERS_SOURCE, fact
-from upstream.outbox import Relay
+from upstream.outbox import OutboxTable, Relay
 from upstream.owner import Outcome, Owner, json_body
 from upstream.validation import invalid, not_found, parse_email, parse_text, require
 
@@ -42,9 +44,13 @@ def _load(conn: sqlite3.Connection, customer_id: str) -> sqlite3.Row:
     return row  # type: ignore[no-any-return]
 
 
-def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC) -> Starlette:
+def create_app(
+    db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC, *, verifier: TokenVerifier
+) -> Starlette:
     database = Database(db_path, owner_module.schema(_ENTITIES))
-    owner = Owner(CUSTOMERS_SOURCE, database, Relay(database, bootstrap_servers, topic))
+    outbox = OutboxTable(database)
+    relay = Relay(outbox, bootstrap_servers, topic)
+    owner = Owner(CUSTOMERS_SOURCE, database, relay, verifier, outbox)
 
     async def register(request: Request) -> JSONResponse:
         body = await json_body(request)
@@ -106,11 +112,13 @@ def create_app(db_path: str, bootstrap_servers: str, topic: str = DEFAULT_TOPIC)
         customer_id = request.path_params["customer_id"]
         return JSONResponse(await owner.read(lambda conn: _customer(_load(conn, customer_id))))
 
+    itself = the_customer("customer_id")
     return owner.app(
         [
-            Route("/customers", register, methods=["POST"]),
-            Route("/customers/{customer_id}", update, methods=["PATCH"]),
-            Route("/customers/{customer_id}", delete, methods=["DELETE"]),
-            Route("/customers/{customer_id}", get, methods=["GET"]),
+            # Customers come into being through staff (a sign-up flow would be its own route).
+            Route("/customers", guarded(register, staff_only), methods=["POST"]),
+            Route("/customers/{customer_id}", guarded(update, itself), methods=["PATCH"]),
+            Route("/customers/{customer_id}", guarded(delete, itself), methods=["DELETE"]),
+            Route("/customers/{customer_id}", guarded(get, itself), methods=["GET"]),
         ]
     )

@@ -60,7 +60,8 @@ def replay(conn: sqlite3.Connection, key: str, request: str) -> tuple[int, dict[
         raise OwnerError(
             422,
             "idempotency_key_reused",
-            f"{HEADER} {key!r} was already used for a different request",
+            # Not the key itself: as stored it is scoped to its caller (upstream/authorization.py).
+            f"this {HEADER} was already used for a different request",
         )
     response: dict[str, Any] = json.loads(row["response"])
     return int(row["status"]), response

@@ -3,7 +3,8 @@
 A handler appends a fact to `outbox` in the same SQLite transaction as the row it changed, so a
 fact exists if and only if the change does. The relay publishes unsent rows in `seq` order and
 marks them sent only after the broker acknowledged them: delivery is at least once (consumers
-dedupe on the CloudEvent id), never lost, never skipped.
+dedupe on the CloudEvent id), never lost, never skipped. An event-sourced owner's event table
+is an outbox as well (upstream/account_events.py): the relay reads either through `Outbox`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -46,6 +48,32 @@ class OutboxRow:
     key: bytes
     headers: list[tuple[str, bytes]]
     value: bytes
+
+
+class Outbox(Protocol):
+    """Where an owner's facts wait: appended in the write's transaction, relayed in order."""
+
+    def append(self, conn: sqlite3.Connection, event: BaseCloudEvent) -> None: ...
+
+    def pending(self, limit: int) -> list[OutboxRow]: ...
+
+    def mark_sent(self, seqs: list[int]) -> None: ...
+
+
+class OutboxTable:
+    """The `outbox` table of a CRUD owner: each fact stored as its ready-to-send record."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def append(self, conn: sqlite3.Connection, event: BaseCloudEvent) -> None:
+        append(conn, event)
+
+    def pending(self, limit: int) -> list[OutboxRow]:
+        return pending(self.database, limit)
+
+    def mark_sent(self, seqs: list[int]) -> None:
+        mark_sent(self.database, seqs)
 
 
 def append(conn: sqlite3.Connection, event: BaseCloudEvent) -> None:
@@ -99,7 +127,7 @@ class Relay:
 
     def __init__(
         self,
-        database: Database,
+        outbox: Outbox,
         bootstrap_servers: str,
         topic: str,
         *,
@@ -109,7 +137,7 @@ class Relay:
         max_backoff: float = 5.0,
         request_timeout_ms: int = 10_000,
     ) -> None:
-        self._database = database
+        self._outbox = outbox
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._poll_interval = poll_interval
@@ -178,7 +206,7 @@ class Relay:
     async def _drain(self) -> None:
         """Publish every unsent row, oldest first, until none is left."""
         while True:
-            rows = await asyncio.to_thread(pending, self._database, self._batch_size)
+            rows = await asyncio.to_thread(self._outbox.pending, self._batch_size)
             if not rows:
                 return
             producer = await self._ensure_producer()
@@ -203,7 +231,7 @@ class Relay:
                     break
                 acked.append(row.seq)
             if acked:
-                await asyncio.to_thread(mark_sent, self._database, acked)
+                await asyncio.to_thread(self._outbox.mark_sent, acked)
                 self.published += len(acked)
             if send_error is not None:
                 raise send_error

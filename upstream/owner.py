@@ -15,13 +15,15 @@ from typing import Any, TypeVar
 from cloudevents.core.v1.event import CloudEvent
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from upstream import idempotency, outbox
+from app.auth import TokenVerifier
+from upstream import authorization, idempotency, outbox
 from upstream.database import Database
-from upstream.outbox import Relay
+from upstream.outbox import Outbox, OutboxTable, Relay
 from upstream.validation import OwnerError, invalid
 
 T = TypeVar("T")
@@ -37,10 +39,20 @@ class Outcome:
 
 
 class Owner:
-    def __init__(self, source: str, database: Database, relay: Relay) -> None:
+    def __init__(
+        self,
+        source: str,
+        database: Database,
+        relay: Relay,
+        verifier: TokenVerifier,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.source = source
         self.database = database
         self.relay = relay
+        self.verifier = verifier
+        # Where the facts of a write go: the outbox table, or an event-sourced owner's events.
+        self.outbox: Outbox = outbox if outbox is not None else OutboxTable(database)
 
     async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -57,6 +69,8 @@ class Owner:
     ) -> JSONResponse:
         """Run `operation` in one transaction with its facts and the idempotency key."""
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+        if key is not None:
+            key = authorization.scoped_key(authorization.caller(request), key)
         request_id = idempotency.fingerprint(request.method, request.url.path, body)
 
         def transaction() -> tuple[int, dict[str, Any], bool]:
@@ -67,7 +81,7 @@ class Owner:
                         return stored[0], stored[1], False
                 outcome = operation(conn)
                 for fact in outcome.facts:
-                    outbox.append(conn, fact)
+                    self.outbox.append(conn, fact)
                 response = {
                     **outcome.body,
                     "factIds": [fact.get_id() for fact in outcome.facts],
@@ -95,6 +109,8 @@ class Owner:
         app = Starlette(
             routes=routes,
             lifespan=self.lifespan,
+            # Every route, reads included, needs a verified token; policies decide the rest.
+            middleware=[Middleware(authorization.Authenticated, verifier=self.verifier)],
             exception_handlers={OwnerError: _owner_error, HTTPException: _http_error},
         )
         app.state.owner = self
@@ -133,6 +149,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-def schema(entities: str) -> str:
-    """An owner's full schema: its own tables plus the outbox and the idempotency keys."""
-    return entities + outbox.OUTBOX_SCHEMA + idempotency.IDEMPOTENCY_SCHEMA
+def schema(entities: str, *, outbox_table: bool = True) -> str:
+    """An owner's full schema: its own tables plus the outbox (unless its events are the
+    outbox) and the idempotency keys."""
+    return (
+        entities + (outbox.OUTBOX_SCHEMA if outbox_table else "") + idempotency.IDEMPOTENCY_SCHEMA
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.settings import AuthSettings
 
 
-class OwnerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+class OwnerSettings(AuthSettings):
+    """The AUTH_* settings are factview's own (same class): an owner verifies the token factview
+    forwards by the same rules, with the same key source, audience and issuer."""
 
     kafka_bootstrap_servers: str = "localhost:9092"
     # Each owner keeps its own SQLite file: the row and its outbox fact commit together there.

@@ -1,60 +1,91 @@
-"""The Account view: status, balance and transactions with running balances, in business time."""
+"""The Account view: a summary document, and one row per transaction with its running balance.
+
+The handlers do not depend on the order events arrive in, so a late event is applied as it
+comes (the engine shifts the running balances after it on the server):
+- the newest `account.opened` (in business time) names the customer and the currency;
+  without one, the earliest movement's currency stands;
+- a transaction's amount is its newest correction's, else the movement's own; every correction
+  is kept on the row (with its position), so the past can be read back (`app/history.py`);
+- a correction that comes before its transaction waits on the account until the row exists;
+- two movements with one transactionId: the newest in business time describes the row.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from consumers.facts import FactEvent
-from consumers.projection import Projection, State, handles
+from consumers.facts import FactEvent, position
+from consumers.projection import ROWS, Projection, Row, Rows, State, handles
 
 # Two places, as the owners send money: an account with no movements reads "0.00", not "0".
 ZERO = Decimal("0.00")
 
 
-def _signed(tx: State) -> Decimal:
-    amount: Decimal = tx["amount"]
-    return amount if tx["kind"] == "DEPOSIT" else -amount
+def signed(row: Row) -> Decimal:
+    amount: Decimal = row["amount"]
+    return amount if row["kind"] == "DEPOSIT" else -amount
 
 
-def _rebalance(state: State) -> State:
-    # A corrected amount changes the running balance of every later transaction.
-    balance = ZERO
-    for tx in state["transactions"]:
-        balance += _signed(tx)
-        tx["balanceAfter"] = balance
-    state["balance"] = balance
-    return state
+def _corrected(row: Row, corrections: list[Row]) -> Row:
+    ordered = sorted(corrections, key=lambda c: c["pos"])
+    return {
+        **row,
+        "amount": ordered[-1]["amount"] if ordered else row["original"],
+        "corrected": bool(ordered),
+        "corrections": ordered,
+        "lastCorrection": ordered[-1]["pos"] if ordered else None,
+    }
 
 
 def _movement(state: State, event: FactEvent, kind: str) -> State:
     tx_id = event.data["transactionId"]
-    amount = Decimal(event.data["amount"])
-    corrected = False
-    pending = state["pendingCorrections"]
-    if tx_id in {p["transactionId"] for p in pending}:
-        # The correction was folded first; it wins over the original amount.
-        amount = next(Decimal(p["amount"]) for p in pending if p["transactionId"] == tx_id)
-        state["pendingCorrections"] = [p for p in pending if p["transactionId"] != tx_id]
-        corrected = True
-    if state["currency"] is None:
+    at = position(event.order)
+    rows: dict[str, Row] = state[ROWS]
+    if state["_currencyAt"] != "opened" and (
+        state["_currencyAt"] is None or at < state["_currencyAt"]
+    ):
         state["currency"] = event.data.get("currency")
-    tx = {
+        state["_currencyAt"] = at
+    existing = rows.get(tx_id)
+    if existing is not None and existing["pos"] > at:
+        return state  # a newer movement already describes this transaction
+    waiting = [p for p in state["pendingCorrections"] if p["transactionId"] == tx_id]
+    state["pendingCorrections"] = [
+        p for p in state["pendingCorrections"] if p["transactionId"] != tx_id
+    ]
+    corrections = list(existing["corrections"]) if existing is not None else []
+    corrections += [{"pos": p["pos"], "amount": p["amount"]} for p in waiting]
+    row: Row = {
+        "accountId": state["id"],
         "id": tx_id,
         "kind": kind,
-        "amount": amount,
+        "amount": ZERO,
+        "original": Decimal(event.data["amount"]),
         "occurredAt": event.time,
-        "balanceAfter": ZERO,
-        "corrected": corrected,
+        "corrected": False,
+        "corrections": [],
+        "lastCorrection": None,
+        "pos": at,
     }
-    state["transactions"] = [t for t in state["transactions"] if t["id"] != tx_id] + [tx]
-    return _rebalance(state)
+    state[ROWS] = {**rows, tx_id: _corrected(row, corrections)}
+    return state
 
 
 class AccountProjection(Projection):
     name = "account"
-    version = 1
+    # 2: transactions moved out of the account document into rows of their own.
+    version = 2
     collection = "accounts"
     key_field = "accountId"
+    rows = Rows(
+        collection="transactions",
+        parent="accountId",
+        key_field="transactionId",
+        running="balanceAfter",
+        total="balance",
+        count="transactionCount",
+        value=signed,
+    )
 
     @classmethod
     def initial(cls, key: str) -> State:
@@ -64,17 +95,24 @@ class AccountProjection(Projection):
             "currency": None,
             "status": "OPEN",
             "balance": ZERO,
-            "transactions": [],
+            "transactionCount": 0,
             "pendingCorrections": [],
             "version": 0,
             "updatedAt": None,
+            # Which event set the customer and the currency, so a late one knows if it wins.
+            "_openedAt": None,
+            "_currencyAt": None,
         }
 
     @handles("account.opened")
     @staticmethod
     def opened(state: State, event: FactEvent) -> State:
-        state["customerId"] = event.data["customerId"]
-        state["currency"] = event.data["currency"]
+        at = position(event.order)
+        if state["_openedAt"] is None or at > state["_openedAt"]:
+            state["customerId"] = event.data["customerId"]
+            state["currency"] = event.data["currency"]
+            state["_openedAt"] = at
+            state["_currencyAt"] = "opened"
         return state
 
     @handles("account.deposited")
@@ -91,14 +129,17 @@ class AccountProjection(Projection):
     @staticmethod
     def corrected(state: State, event: FactEvent) -> State:
         tx_id = event.data["transactionId"]
-        amount = Decimal(event.data["amount"])
-        for tx in state["transactions"]:
-            if tx["id"] == tx_id:
-                tx["amount"] = amount
-                tx["corrected"] = True
-                return _rebalance(state)
-        pending = [p for p in state["pendingCorrections"] if p["transactionId"] != tx_id]
-        state["pendingCorrections"] = [*pending, {"transactionId": tx_id, "amount": str(amount)}]
+        correction = {"pos": position(event.order), "amount": Decimal(event.data["amount"])}
+        rows: dict[str, Row] = state[ROWS]
+        row = rows.get(tx_id)
+        if row is not None:
+            state[ROWS] = {**rows, tx_id: _corrected(row, [*row["corrections"], correction])}
+            return state
+        # The transaction is not here yet: the correction waits for it on the account.
+        state["pendingCorrections"] = sorted(
+            [*state["pendingCorrections"], {"transactionId": tx_id, **correction}],
+            key=lambda p: p["pos"],
+        )
         return state
 
     @handles("account.closed")

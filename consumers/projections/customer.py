@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from consumers.facts import FactEvent
 from consumers.projection import Join, Projection, State, handles
+from consumers.projections.customer_overview import CUSTOMER_OVERVIEW
 
 
 class CustomerProjection(Projection):
@@ -14,7 +15,14 @@ class CustomerProjection(Projection):
     collection = "customers"
     key_field = "customerId"
     # Accounts name their customer; the customer document embeds them as they change.
-    join = Join(view="account", on="customerId", fields=("id", "currency", "status", "balance"))
+    join = Join(
+        view="account",
+        on="customerId",
+        # version and updatedAt: summed up for the published overview (customer_overview.py).
+        fields=("id", "currency", "status", "balance", "version", "updatedAt"),
+    )
+    # Each change is published as `customer-overview.changed` (consumers/outbox.py).
+    publishes = CUSTOMER_OVERVIEW
 
     @classmethod
     def initial(cls, key: str) -> State:
@@ -62,6 +70,10 @@ class CustomerProjection(Projection):
             for a in sorted(others, key=lambda a: str(a["id"]))
         ]
         state["accounts"] = accounts
+        # What the published overview's version and time derive from (customer_overview.py).
+        state["_accountsVersion"] = sum(int(a.get("version", 0)) for a in others)
+        times = [a["updatedAt"] for a in others if a.get("updatedAt") is not None]
+        state["_accountsUpdatedAt"] = max(times, default=None)
         state["totalBalance"] = sum((a["balance"] for a in accounts), Decimal("0.00"))
         return state
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import strawberry
 
-from app.owners import Refused
+from app.owners import ID_RULE, Refused, valid_id
 from schema.accounts import Account
 from schema.context import Info
 from schema.mutations.errors import (
@@ -20,8 +20,13 @@ from schema.mutations.errors import (
     user_error,
 )
 from schema.mutations.forwarding import AcceptedWrite, forward, settle
+from schema.mutations.idempotency import IdempotencyKeyArgument
 
 WAIT_DESCRIPTION = "Wait (bounded) until the write is folded, so `account` includes it."
+# The owners' bounds (upstream/validation.py): cents, and amounts below 10^15.
+MAX_INTEGER_DIGITS = 15
+MAX_PLACES = 2
+CENT = Decimal("0.01")
 
 
 async def _account(info: Info, account_id: str) -> Account | None:
@@ -84,21 +89,45 @@ WithdrawResult = Annotated[
 
 
 def _check_amount(amount: Decimal) -> ValidationFailed | None:
-    # Refuse the obviously wrong here; the owner has the final word on everything else.
+    """Money within bounds, judged from digits and exponent alone: nothing here (or after it)
+    expands "1E+5000000" into five million digits. The owner has the final word on the rest."""
     if not amount.is_finite() or amount <= 0:
         return ValidationFailed(message="amount must be greater than zero", field="amount")
+    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+        return ValidationFailed(
+            message=f"amount must be below 10^{MAX_INTEGER_DIGITS}", field="amount"
+        )
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    trailing_zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+    if -(exponent + trailing_zeros) > MAX_PLACES:
+        return ValidationFailed(
+            message=f"amount must have at most {MAX_PLACES} decimal places", field="amount"
+        )
     return None
 
 
+def _bad_id(value: str, field: str) -> ValidationFailed | None:
+    if valid_id(value):
+        return None
+    return ValidationFailed(message=f"{field} must be {ID_RULE}", field=field)
+
+
 async def _move(
-    info: Info, account_id: str, movement: str, amount: Decimal, wait_for_fold: bool
+    info: Info,
+    account_id: str,
+    movement: str,
+    amount: Decimal,
+    wait_for_fold: bool,
+    idempotency_key: str | None,
 ) -> dict[str, Any] | Refused | ValidationFailed:
-    """A deposit or withdrawal: authorized, checked, forwarded, then (optionally) awaited."""
-    await info.context.views.require_account(account_id)
-    if invalid := _check_amount(amount):
+    """A deposit or withdrawal: checked, authorized, forwarded, then (optionally) awaited."""
+    if invalid := _bad_id(account_id, "accountId") or _check_amount(amount):
         return invalid
+    await info.context.views.require_account(account_id)
     path = f"/accounts/{quote(account_id, safe='')}/{movement}"
-    result = await forward(info, "accounts", "POST", path, {"amount": f"{amount:f}"})
+    body = {"amount": f"{amount.quantize(CENT):f}"}  # bounded above: at most 17 digits
+    result = await forward(info, "accounts", "POST", path, body, idempotency_key)
     if isinstance(result, Refused):
         return result
     folded, token = await settle(info, result, wait_for_fold)
@@ -123,7 +152,10 @@ class AccountMutation:
         customer_id: strawberry.ID,
         currency: str,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> OpenAccountResult:
+        if invalid := _bad_id(str(customer_id), "customerId"):
+            return invalid
         info.context.views.require_customer(str(customer_id))
         result = await forward(
             info,
@@ -131,6 +163,7 @@ class AccountMutation:
             "POST",
             "/accounts",
             {"customerId": str(customer_id), "currency": currency},
+            idempotency_key,
         )
         if isinstance(result, Refused):
             return user_error(result, (NotFound, ValidationFailed, IdempotencyKeyReused))  # type: ignore[return-value]
@@ -152,8 +185,11 @@ class AccountMutation:
         account_id: strawberry.ID,
         amount: Decimal,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> DepositResult:
-        result = await _move(info, str(account_id), "deposits", amount, wait_for_fold)
+        result = await _move(
+            info, str(account_id), "deposits", amount, wait_for_fold, idempotency_key
+        )
         if isinstance(result, ValidationFailed):
             return result
         if isinstance(result, Refused):
@@ -169,8 +205,11 @@ class AccountMutation:
         account_id: strawberry.ID,
         amount: Decimal,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> WithdrawResult:
-        result = await _move(info, str(account_id), "withdrawals", amount, wait_for_fold)
+        result = await _move(
+            info, str(account_id), "withdrawals", amount, wait_for_fold, idempotency_key
+        )
         if isinstance(result, ValidationFailed):
             return result
         if isinstance(result, Refused):

@@ -7,11 +7,12 @@ from urllib.parse import quote
 
 import strawberry
 
-from app.owners import Accepted, Refused
+from app.owners import ID_RULE, Accepted, Refused, valid_id
 from schema.context import Info
 from schema.customers import Customer
 from schema.mutations.errors import IdempotencyKeyReused, NotFound, ValidationFailed, user_error
 from schema.mutations.forwarding import AcceptedWrite, forward, settle
+from schema.mutations.idempotency import IdempotencyKeyArgument
 
 WAIT_DESCRIPTION = "Wait (bounded) until the write is folded, so `customer` includes it."
 
@@ -71,12 +72,12 @@ class CustomerMutation:
         name: str,
         email: str,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> RegisterCustomerResult:
         # Customers come into being through staff (or sign-up at the owner), not as a customer.
         info.context.views.require_staff("registering customers")
-        result = await forward(
-            info, "customers", "POST", "/customers", {"name": name, "email": email}
-        )
+        body = {"name": name, "email": email}
+        result = await forward(info, "customers", "POST", "/customers", body, idempotency_key)
         if isinstance(result, Refused):
             return user_error(result, (ValidationFailed, IdempotencyKeyReused))  # type: ignore[return-value]
         return RegisterCustomerSucceeded(**await _written(info, result, wait_for_fold))
@@ -90,13 +91,16 @@ class CustomerMutation:
         name: str | None = None,
         email: str | None = None,
         wait_for_fold: Annotated[bool, strawberry.argument(description=WAIT_DESCRIPTION)] = True,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> UpdateCustomerResult:
+        if not valid_id(str(id)):
+            return ValidationFailed(message=f"id must be {ID_RULE}", field="id")
         info.context.views.require_customer(str(id))
         changes = {k: v for k, v in {"name": name, "email": email}.items() if v is not None}
         if not changes:
             return ValidationFailed(message="give a name, an email or both")
         path = f"/customers/{quote(str(id), safe='')}"
-        result = await forward(info, "customers", "PATCH", path, changes)
+        result = await forward(info, "customers", "PATCH", path, changes, idempotency_key)
         if isinstance(result, Refused):
             allowed = (NotFound, ValidationFailed, IdempotencyKeyReused)
             return user_error(result, allowed)  # type: ignore[return-value]

@@ -3,7 +3,6 @@ idempotency key, turn outages into coded errors, and optionally wait for the wri
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import strawberry
@@ -12,8 +11,7 @@ from graphql import GraphQLError
 from app.consistency import Facts, wait_folded
 from app.owners import Accepted, Credentials, Owner, OwnerTimeout, OwnerUnavailable, Refused
 from schema.context import Info
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+from schema.mutations.idempotency import key_for
 
 
 @strawberry.interface(description="A write the owner accepted.")
@@ -27,33 +25,30 @@ class AcceptedWrite:
     )
 
 
-def credentials(info: Info) -> Credentials:
-    headers = getattr(info.context.request, "headers", None) or {}
-    authorization = headers.get("authorization")
-    params = info.context.connection_params
-    if authorization is None and isinstance(params, dict):
-        # Over a websocket the credentials travel in connection_init (CONTRACT §5).
-        value = params.get("Authorization")
-        authorization = value if isinstance(value, str) else None
-    key = headers.get(IDEMPOTENCY_HEADER)
-    if key:
-        # One client key may cover a document with several mutations: keep them apart,
-        # deterministically, so a retry of the same document maps to the same keys.
-        if len(info.operation.selection_set.selections) > 1:
-            key = f"{key}:{info.path.key}"
-    else:
-        key = uuid.uuid4().hex
-    return Credentials(authorization=authorization, idempotency_key=key)
+def credentials(info: Info, idempotency_key: str | None) -> Credentials:
+    """What the owner sees: the token the auth layer verified for this operation (never a raw
+    header) and this field's own idempotency key."""
+    token = info.context.views.principal.token
+    return Credentials(
+        authorization=f"Bearer {token}" if token else None,
+        idempotency_key=key_for(info, idempotency_key),
+    )
 
 
 async def forward(
-    info: Info, owner: Owner, method: str, path: str, body: dict[str, Any]
+    info: Info,
+    owner: Owner,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
 ) -> Accepted | Refused:
     owners = info.context.owners
     if owners is None:
         raise GraphQLError("writes are not enabled", extensions={"code": "UNAVAILABLE"})
+    sent_as = credentials(info, idempotency_key)
     try:
-        return await owners.send(owner, method, path, body, credentials(info))
+        return await owners.send(owner, method, path, body, sent_as)
     except OwnerTimeout as exc:
         raise GraphQLError(str(exc), extensions={"code": "OWNER_TIMEOUT", "owner": owner}) from exc
     except OwnerUnavailable as exc:

@@ -59,18 +59,24 @@ def test_a_write_to_an_owner_shows_up_in_graphql(dev_stack: DevStack) -> None:
     )
     assert "errors" not in seeded
 
-    # A write through the owner's HTTP API shows up, folded, within a deadline.
-    r = httpx.post(
+    # The owners take no write without a token they verify themselves.
+    r = httpx.post(f"{customers_url}/customers", json={"name": "Mallory", "email": "m@x.com"})
+    assert r.status_code == 401, r.text
+
+    # A write through the owner's HTTP API (as staff) shows up, folded, within a deadline.
+    owner = httpx.Client(headers={"Authorization": f"Bearer {staff}"}, timeout=10)
+    r = owner.post(
         f"{customers_url}/customers", json={"name": "Edsger", "email": "ewd@example.com"}
     )
     assert r.status_code == 201, r.text
     customer_id = r.json()["customerId"]
-    r = httpx.post(f"{accounts_url}/accounts", json={"customerId": customer_id, "currency": "EUR"})
+    r = owner.post(f"{accounts_url}/accounts", json={"customerId": customer_id, "currency": "EUR"})
     account_id = r.json()["accountId"]
-    r = httpx.post(f"{accounts_url}/accounts/{account_id}/deposits", json={"amount": "10.00"})
+    r = owner.post(f"{accounts_url}/accounts/{account_id}/deposits", json={"amount": "10.00"})
     assert r.status_code == 201, r.text
-    r = httpx.post(f"{accounts_url}/accounts/{account_id}/withdrawals", json={"amount": "3.00"})
+    r = owner.post(f"{accounts_url}/accounts/{account_id}/withdrawals", json={"amount": "3.00"})
     assert r.status_code == 201, r.text
+    owner.close()
 
     query = f'{{ customer(id: "{customer_id}") {{ name totalBalance accounts {{ id balance }} }} }}'
     body = eventually(

@@ -93,6 +93,7 @@ def test_live_balances_and_writes_in_a_browser(stack: DevStack, browser: Browser
     # The first URL printed for the page (with a token once dev mints them).
     url = stack.wait_for(r"web app: (\S+)").group(1)
     accounts_owner = stack.wait_for(r"accounts owner: (\S+)").group(1)
+    staff = stack.wait_for(r"staff token: (\S+)").group(1)
     page, problems = open_page(browser, url, 1280, 900)
     page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
 
@@ -114,7 +115,10 @@ def test_live_balances_and_writes_in_a_browser(stack: DevStack, browser: Browser
     # A fact the owner produces on its own (not through the page) arrives live.
     account_id = eur.get_attribute("data-account-id")
     r = httpx.post(
-        f"{accounts_owner}/accounts/{account_id}/deposits", json={"amount": "100.00"}, timeout=10
+        f"{accounts_owner}/accounts/{account_id}/deposits",
+        json={"amount": "100.00"},
+        headers={"Authorization": f"Bearer {staff}"},
+        timeout=10,
     )
     assert r.status_code == 201, r.text
     expect(balance).to_have_text("€112.25", timeout=LIVE)

@@ -16,7 +16,7 @@ from app.auth import Role, token_for
 from app.embedded import free_port
 from app.runtime import Runtime
 from app.serving import RunningServer, start_server
-from app.settings import Settings
+from app.settings import AuthSettings, Settings
 from app.topics import ensure_topics
 
 
@@ -59,13 +59,17 @@ async def eventually(
 TEST_JWT_SECRET = "factview-tests-" + "x" * 32
 
 
-def token(settings: Settings, role: Role = "staff", subject: str = "ops") -> str:
+def token(settings: AuthSettings, role: Role = "staff", subject: str = "ops") -> str:
     """A real HS256 token for this instance's secret, audience and issuer."""
     return token_for(settings, subject, role)
 
 
-def bearer(settings: Settings, role: Role = "staff", subject: str = "ops") -> dict[str, str]:
+def bearer(settings: AuthSettings, role: Role = "staff", subject: str = "ops") -> dict[str, str]:
     return {"Authorization": f"Bearer {token(settings, role, subject)}"}
+
+
+# What the demo owners in tests verify tokens with: the same secret as every test instance.
+OWNER_AUTH = AuthSettings(_env_file=None, auth_jwt_secret=TEST_JWT_SECRET)  # type: ignore[call-arg,arg-type]
 
 
 def factview_settings(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import websockets
 from gql import Client, GraphQLRequest
@@ -17,12 +20,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.consistency import Facts
+from app.documents import digest
 from app.embedded import free_port
 from app.serving import start_server
+from app.settings import Settings
 from app.topics import ensure_topics
 from tests.facts import account_event, at, customer_event, produce
 from tests.integration.conftest import Factview, bearer, eventually, factview_settings
 from tests.integration.stack import running_factview, ws_url
+from tests.integration.test_trusted_documents import LISTED
 
 ACCOUNT = "query($id: ID!) { account(id: $id) { id balance transactions { nodes { id } } } }"
 
@@ -63,6 +70,7 @@ async def fv(
         customers_owner_url=url,
         accounts_owner_url=url,
         graphiql=True,  # the IDE page is served without a token; operations never are
+        web_app=True,
     )
     await ensure_topics(kafka_bootstrap, settings.kafka_topics)
     async with running_factview(settings) as instance:
@@ -160,6 +168,14 @@ async def test_a_get_operation_is_gated_whatever_it_accepts(fv: Factview) -> Non
         )
     assert response.status_code == 401
     assert "data" not in response.json()
+    # Nor does naming the operation by its persisted hash instead of its text.
+    async with httpx.AsyncClient(base_url=fv.server.url) as anonymous:
+        persisted = await anonymous.get(
+            "/graphql",
+            params={"extensions": json.dumps(persisted_customers())},
+            headers={"Accept": "text/html"},
+        )
+    assert persisted.status_code == 401
     async with httpx.AsyncClient(base_url=fv.server.url) as anonymous:
         page = await anonymous.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
@@ -265,3 +281,139 @@ async def test_subscriptions_authenticate_in_connection_init(
             )
         assert refused.value.errors is not None
         assert refused.value.errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def _signed(settings: Settings, **claims: Any) -> str:
+    payload = {
+        "sub": "ops",
+        "role": "staff",
+        "aud": settings.auth_audience,
+        "iss": settings.auth_issuer,
+        **claims,
+    }
+    secret = settings.auth_jwt_secret
+    assert secret is not None
+    return jwt.encode(payload, secret.get_secret_value(), algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": str(int(time.time()) + 600)},  # a numeric string
+        {"exp": int(time.time()) + 10**20},  # lives forever
+        {"iat": int(time.time()), "exp": int(time.time()) + 2 * 24 * 3600},
+    ],
+    ids=["string-exp", "forever", "two-days"],
+)
+async def test_tokens_with_odd_dates_or_long_lives_are_refused_generically(
+    fv: Factview, claims: dict[str, Any]
+) -> None:
+    forged = _signed(fv.settings, **claims)
+    async with httpx.AsyncClient(base_url=fv.server.url) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": f"Bearer {forged}"},
+        )
+    assert response.status_code == 401
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    # The client learns that it is refused, not which check it tripped.
+    assert error["message"] == "a valid bearer token is required"
+
+    async with websockets.connect(ws_url(fv), subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {forged}"}}
+            )
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+def persisted_customers() -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest(LISTED["Customers"])}}
+
+
+def without(body: dict[str, Any], *ids: str) -> str:
+    text = json.dumps(body, sort_keys=True)
+    for one in ids:
+        text = text.replace(one, "ID")
+    return text
+
+
+async def test_a_customer_cannot_tell_anothers_id_from_a_missing_one(
+    fv: Factview, two_customers: dict[str, str]
+) -> None:
+    ann, foreign, missing = two_customers["ann"], two_customers["bob_acc"], "acc-nobody"
+    for query in (
+        ACCOUNT,
+        'query($id: ID!) { account(id: $id, asOf: "2026-01-01T00:00:09Z") { id } }',
+        "query($id: ID!) { events(subject: $id) { nodes { id } } }",
+    ):
+        of_foreign = await as_role(fv, "customer", ann, query, id=foreign)
+        of_missing = await as_role(fv, "customer", ann, query, id=missing)
+        assert of_foreign["errors"][0]["extensions"]["code"] == "FORBIDDEN", of_foreign
+        assert without(of_foreign, foreign) == without(of_missing, missing)
+    # Staff still tell them apart: a missing account is simply null.
+    staff = await as_role(fv, "staff", "ops", ACCOUNT, id=missing)
+    assert staff == {"data": {"account": None}} or "errors" not in staff
+
+
+async def test_a_consistency_token_on_a_foreign_account_is_refused_before_any_wait(
+    fv: Factview, two_customers: dict[str, str]
+) -> None:
+    never = Facts("accounts", (uuid.uuid4().hex,)).token()  # would wait fold_wait_seconds (5 s)
+    started = time.monotonic()
+    body = await as_role(
+        fv,
+        "customer",
+        two_customers["ann"],
+        "query($id: ID!, $t: String) { account(id: $id, consistencyToken: $t) { id } }",
+        id=two_customers["bob_acc"],
+        t=never,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("path", ["/app", "/app/", "/app/index.html", "/app/app.js"])
+async def test_every_web_app_file_carries_the_security_headers(fv: Factview, path: str) -> None:
+    async with httpx.AsyncClient(base_url=fv.server.url) as browser:
+        response = await browser.get(path)
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_freshness_tells_a_customer_only_about_what_it_may_read(
+    fv: Factview, two_customers: dict[str, str]
+) -> None:
+    # Bob acts later than anything of Ann's: staff see it, Ann must not.
+    await produce(
+        fv.settings.kafka_bootstrap_servers,
+        fv.accounts_topic,
+        [
+            account_event(
+                "account.deposited",
+                two_customers["bob_acc"],
+                at(500),
+                transactionId=f"t-{uuid.uuid4().hex[:6]}",
+                amount="1.00",
+                currency="EUR",
+            )
+        ],
+    )
+    staff = await eventually(
+        lambda: as_role(fv, "staff", "ops", "{ __typename }"),
+        lambda b: b["extensions"]["freshness"].get("account", "") >= at(500).isoformat(),
+    )
+    assert staff["extensions"]["freshness"]["account"] >= at(500).isoformat()
+    ann = await as_role(fv, "customer", two_customers["ann"], "{ __typename }")
+    assert ann["extensions"]["freshness"] == {
+        "account": at(2).isoformat(),
+        "customer": at(0).isoformat(),
+    }

@@ -155,7 +155,8 @@ async def _mismatch(
 ) -> list[str]:
     """What differs from the from-scratch fold, among this test's entities (empty when none)."""
     ours = {
-        name: {k: v for k, v in docs.items() if k.startswith(prefix)}
+        # Rows are keyed by their account: theirs are the rows of this test's accounts.
+        name: {k: v for k, v in docs.items() if str(v.get("accountId", k)).startswith(prefix)}
         for name, docs in (await stored_views(db)).items()
     }
     problems = differences(expected, ours)

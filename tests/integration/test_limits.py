@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -172,3 +175,111 @@ async def test_an_operation_over_its_time_is_cut_off(fv: Factview) -> None:
     )
     assert response.status_code == 504
     assert response.json()["errors"][0]["extensions"]["code"] == "OPERATION_TIMEOUT"
+
+
+@pytest.mark.parametrize("body", [b'"just a string"', b"5", b"null", b"true"])
+async def test_a_json_body_that_is_not_an_object_is_a_400(fv: Factview, body: bytes) -> None:
+    response = await fv.http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "JSON object" in response.text
+
+
+def token_of(raw: object) -> str:
+    text = json.dumps(raw, separators=(",", ":")).encode()
+    return "c1." + base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        token_of({"s": "accounts", "i": 5}),
+        token_of({"s": "accounts", "i": "abc"}),
+        token_of([1, 2]),
+        token_of("text"),
+        token_of({"s": 7, "i": []}),
+        token_of({"s": "accounts", "i": [f"id-{n}" for n in range(17)]}),
+        token_of({"s": "accounts", "i": ["x" * 129]}),
+        token_of({"s": "accounts", "i": [uuid.uuid4().hex for _ in range(1000)]}),
+        "c1.!!!",
+    ],
+    ids=["ids-int", "ids-str", "list", "str", "source-int", "17-ids", "long-id", "50kb", "junk"],
+)
+async def test_a_consistency_token_of_the_wrong_shape_or_size_is_refused_at_once(
+    fv: Factview, token: str
+) -> None:
+    started = time.monotonic()
+    response = await post(
+        fv,
+        {
+            "query": 'query($t: String) { account(id: "x", consistencyToken: $t) { id } }',
+            "variables": {"t": token},
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_CONSISTENCY_TOKEN"
+    assert time.monotonic() - started < 0.9  # refused, never waited for
+
+
+async def test_an_oversized_authorization_header_is_refused_before_verification(
+    fv: Factview,
+) -> None:
+    huge = {"Authorization": "Bearer " + "a" * (1024 * 1024)}
+    response = await fv.http.post("/graphql", json={"query": "{ __typename }"}, headers=huge)
+    assert response.status_code == 431
+    assert response.json()["errors"][0]["extensions"]["code"] == "HEADERS_TOO_LARGE"
+    at_limit = {"X-Pad": "a" * 8 * 1024}
+    ok = await fv.http.post("/graphql", json={"query": "{ __typename }"}, headers=at_limit)
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "names"),
+    [
+        ("{ customers(fist: 1) { nodes { id } } }", {}, "'fist'"),
+        ("query($n: Strng) { customer(id: $n) { id } }", {}, "'Strng'"),
+        ('{ events(subject: "x", order: ACS) { nodes { id } } }', {}, "'ACS'"),
+        (
+            'query($o: EventOrder!) { events(subject: "x", order: $o) { nodes { id } } }',
+            {"o": "DSC"},
+            "'DSC'",
+        ),
+    ],
+    ids=["argument", "type", "enum-literal", "enum-variable"],
+)
+async def test_no_suggestions_for_arguments_types_or_enum_values(
+    fv: Factview, query: str, variables: dict[str, Any], names: str
+) -> None:
+    text = messages(await post(fv, {"query": query, "variables": variables}))
+    assert names in text  # the error itself is there, and specific
+    assert "Did you mean" not in text, text
+
+
+async def test_operation_names_from_clients_do_not_grow_the_metrics(fv: Factview) -> None:
+    for n in range(40):
+        await post(fv, {"query": f"query Probe{n}x{uuid.uuid4().hex} {{ __typename }}"})
+    await post(fv, {"query": "query Customers { customers(first: 1) { nodes { id } } }"})
+    exposition = (await fv.http.get("/metrics")).text
+    series = [
+        line
+        for line in exposition.splitlines()
+        if line.startswith("factview_graphql_operation_seconds_count")
+    ]
+    assert not any("Probe" in line for line in series), series
+    assert any('operation="other"' in line for line in series)
+    assert any('operation="Customers"' in line for line in series)  # a manifest operation
+    assert len(series) <= 3
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["!!!", "_w==", "ZXZlbnQ6eA==", "\u00e9t\u00e9", "=" * 10, "a" * 5000, "ab cd"],
+)
+async def test_tampered_cursors_are_bad_cursor(fv: Factview, cursor: str) -> None:
+    for query in (
+        "query($c: String) { customers(after: $c) { nodes { id } } }",
+        'query($c: String) { events(subject: "ops", after: $c) { nodes { id } } }',
+    ):
+        body = (await post(fv, {"query": query, "variables": {"c": cursor}})).json()
+        assert body["errors"][0]["extensions"]["code"] == "BAD_CURSOR", body

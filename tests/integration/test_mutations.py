@@ -12,16 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.websockets import WebsocketsTransport
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth import verifier_from
 from app.embedded import free_port
 from app.serving import start_server
 from app.topics import ensure_topics
-from tests.integration.conftest import Factview, bearer, factview_settings
-from tests.integration.stack import running_factview, subscribe
+from tests.integration.conftest import Factview, bearer, factview_settings, token
+from tests.integration.stack import running_factview, subscribe, ws_url
 from upstream import accounts as accounts_owner
 from upstream import customers as customers_owner
 
@@ -81,10 +84,12 @@ async def stack(
     await ensure_topics(kafka_bootstrap, base.kafka_topics)
     directory = tmp_path_factory.mktemp(f"owners-{unique}")
     customers_topic, accounts_topic = base.kafka_topics
+    # The owners verify the relayed tokens with factview's own settings (one secret).
+    verifier = verifier_from(base)
     async with contextlib.AsyncExitStack() as stack:
         customers = await start_server(
             customers_owner.create_app(
-                str(directory / "customers.db"), kafka_bootstrap, customers_topic
+                str(directory / "customers.db"), kafka_bootstrap, customers_topic, verifier=verifier
             ),
             "127.0.0.1",
             free_port(),
@@ -92,7 +97,7 @@ async def stack(
         stack.push_async_callback(customers.stop)
         accounts = await start_server(
             accounts_owner.create_app(
-                str(directory / "accounts.db"), kafka_bootstrap, accounts_topic
+                str(directory / "accounts.db"), kafka_bootstrap, accounts_topic, verifier=verifier
             ),
             "127.0.0.1",
             free_port(),
@@ -283,3 +288,256 @@ async def test_an_owner_down_or_slow_gives_a_coded_error_within_its_timeout(
             # The owner saw the caller's credentials and a generated idempotency key.
             assert slow.seen[0]["authorization"] == caller["Authorization"]
             assert len(slow.seen[0]["idempotency-key"]) >= 16
+
+
+# --- what reaches an owner: the verified token, one key per write, bounded input ---------
+
+
+async def customer_with_account(fv: Factview) -> tuple[str, str]:
+    name = f"n-{uuid.uuid4().hex[:6]}"
+    registered = (await call(fv, REGISTER, name=name, email=f"{name}@example.com"))[
+        "registerCustomer"
+    ]
+    customer_id = str(registered["customerId"])
+    opened = (await call(fv, OPEN, customerId=customer_id, currency="EUR"))["openAccount"]
+    assert opened["folded"] is True, opened
+    return customer_id, str(opened["accountId"])
+
+
+async def transactions_of(fv: Factview, account_id: str) -> list[str]:
+    """The account's transactions once a marker deposit is folded: every earlier write is too."""
+    marker = (await call(fv, DEPOSIT, id=account_id, amount="0.01", wait=True))["deposit"]
+    assert marker["folded"] is True, marker
+    return [n["amount"] for n in marker["account"]["transactions"]["nodes"]]
+
+
+SHARED_KEY_DOCUMENTS = {
+    # The finding: one inline fragment is one top-level selection, but two writes.
+    "inline-fragment": """
+        mutation($id: ID!) { ... on Mutation {
+          a: deposit(accountId: $id, amount: "5.00", waitForFold: false) { __typename }
+          b: deposit(accountId: $id, amount: "5.00", waitForFold: false) { __typename } } }""",
+    "named-fragment": """
+        mutation($id: ID!) { ...Two }
+        fragment Two on Mutation {
+          a: deposit(accountId: $id, amount: "5.00", waitForFold: false) { __typename }
+          b: withdraw(accountId: $id, amount: "1.00", waitForFold: false) { __typename } }""",
+    "top-level": """
+        mutation($id: ID!) {
+          a: deposit(accountId: $id, amount: "5.00", waitForFold: false) { __typename }
+          b: deposit(accountId: $id, amount: "7.00", waitForFold: false) { __typename } }""",
+}
+
+
+@pytest.mark.parametrize("document", SHARED_KEY_DOCUMENTS.values(), ids=SHARED_KEY_DOCUMENTS)
+async def test_one_client_key_on_several_writes_is_refused_before_any_write(
+    stack: Stack, document: str
+) -> None:
+    a = await new_account(stack.writer)
+    response = await stack.writer.http.post(
+        "/graphql",
+        json={"query": document, "variables": {"id": a}},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    body = response.json()
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {"IDEMPOTENCY_KEY_SHARED"}, body
+    assert body["data"] is None  # the first field refused, and with it the operation
+    assert await transactions_of(stack.writer, a) == ["0.01"]
+
+
+async def test_the_same_key_argument_on_two_writes_is_refused(stack: Stack) -> None:
+    a = await new_account(stack.writer)
+    document = """
+        mutation($id: ID!, $k: String) {
+          a: deposit(accountId: $id, amount: "5.00", waitForFold: false, idempotencyKey: $k) {
+            __typename }
+          b: deposit(accountId: $id, amount: "5.00", waitForFold: false, idempotencyKey: $k) {
+            __typename } }"""
+    response = await stack.writer.http.post(
+        "/graphql", json={"query": document, "variables": {"id": a, "k": "same"}}
+    )
+    codes = {e["extensions"]["code"] for e in response.json()["errors"]}
+    assert codes == {"IDEMPOTENCY_KEY_SHARED"}
+    assert await transactions_of(stack.writer, a) == ["0.01"]
+
+
+async def test_a_key_per_field_makes_each_write_once_and_a_retry_replays_them(
+    stack: Stack,
+) -> None:
+    a = await new_account(stack.writer)
+    document = """
+        mutation($id: ID!, $k1: String, $k2: String) {
+          a: deposit(accountId: $id, amount: "5.00", waitForFold: false, idempotencyKey: $k1) {
+            ... on DepositSucceeded { transactionId } }
+          b: deposit(accountId: $id, amount: "5.00", waitForFold: false, idempotencyKey: $k2) {
+            ... on DepositSucceeded { transactionId } } }"""
+    keys = {"k1": uuid.uuid4().hex, "k2": uuid.uuid4().hex}
+    first = await call(stack.writer, document, id=a, **keys)
+    retry = await call(stack.writer, document, id=a, **keys)
+    assert first["a"]["transactionId"] != first["b"]["transactionId"]
+    assert retry == first
+    assert await transactions_of(stack.writer, a) == ["5.00", "5.00", "0.01"]
+
+
+async def test_one_customers_key_does_not_block_or_reveal_anothers_write(stack: Stack) -> None:
+    ann, anns = await customer_with_account(stack.writer)
+    bob, bobs = await customer_with_account(stack.writer)
+    key = uuid.uuid4().hex
+    as_ann = {**bearer(stack.writer.settings, "customer", ann), "Idempotency-Key": key}
+    as_bob = {**bearer(stack.writer.settings, "customer", bob), "Idempotency-Key": key}
+    first = await call(stack.writer, DEPOSIT, as_ann, id=anns, amount="5.00", wait=True)
+    # Bob, by chance or on purpose, sends the key Ann used: his write is his own.
+    other = await call(stack.writer, DEPOSIT, as_bob, id=bobs, amount="5.00", wait=True)
+    assert other["deposit"]["__typename"] == "DepositSucceeded", other
+    assert other["deposit"]["transactionId"] != first["deposit"]["transactionId"]
+    assert other["deposit"]["account"]["balance"] == "5.00"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class RecordingOwner:
+    url: str
+    seen: list[Recorded]
+
+
+@contextlib.asynccontextmanager
+async def recording_owner() -> AsyncIterator[RecordingOwner]:
+    """A real HTTP owner that records every request and accepts it like the accounts owner."""
+    seen: list[Recorded] = []
+
+    async def accept(request: Request) -> JSONResponse:
+        body = await request.body()
+        seen.append(Recorded(request.method, request.url.path, dict(request.headers), body))
+        return JSONResponse(
+            {
+                "accountId": request.path_params["path"].split("/")[1],
+                "transactionId": uuid.uuid4().hex,
+                "amount": "1.00",
+                "balance": "1.00",
+                "factIds": [],
+                "source": "accounts",
+            },
+            status_code=201,
+        )
+
+    app = Starlette(routes=[Route("/{path:path}", accept, methods=["POST", "PATCH"])])
+    server = await start_server(app, "127.0.0.1", free_port())
+    try:
+        yield RecordingOwner(server.url, seen)
+    finally:
+        await server.stop()
+
+
+@dataclass
+class Recording:
+    fv: Factview
+    owner: RecordingOwner
+
+
+@pytest.fixture(scope="module")
+async def recording(kafka_bootstrap: str, mongo_uri: str) -> AsyncIterator[Recording]:
+    async with recording_owner() as owner:
+        settings = factview_settings(
+            kafka_bootstrap,
+            mongo_uri,
+            uuid.uuid4().hex[:10],
+            customers_owner_url=owner.url,
+            accounts_owner_url=owner.url,
+        )
+        async with running_factview(settings, consume=False) as fv:
+            yield Recording(fv, owner)
+
+
+MOVE = """
+mutation($id: ID!, $amount: Decimal!, $key: String) {
+  deposit(accountId: $id, amount: $amount, waitForFold: false, idempotencyKey: $key) {
+    __typename ... on ValidationFailed { field message } } }
+"""
+
+
+async def test_over_a_websocket_the_owner_sees_the_verified_token_and_a_key_per_operation(
+    recording: Recording,
+) -> None:
+    recording.owner.seen.clear()
+    verified = token(recording.fv.settings, "staff", "ops")
+    transport = WebsocketsTransport(
+        url=ws_url(recording.fv),
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        init_payload={"Authorization": f"Bearer {verified}"},
+        # Headers on the upgrade request are not part of any operation: never relayed.
+        headers={"Authorization": "Bearer forged-by-the-client", "Idempotency-Key": "per-socket"},
+    )
+    async with Client(transport=transport) as session:
+        for variables in ({}, {}, {"key": "op-3"}):
+            result = await session.execute(
+                GraphQLRequest(MOVE, variable_values={"id": "a1", "amount": "1.00", **variables})
+            )
+            assert result["deposit"]["__typename"] == "DepositSucceeded", result
+    seen = recording.owner.seen
+    assert [r.headers["authorization"] for r in seen] == [f"Bearer {verified}"] * 3
+    keys = [r.headers["idempotency-key"] for r in seen]
+    assert "per-socket" not in keys
+    assert keys[0] != keys[1] and keys[2] == "op-3"
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["1E+5000000", "1E-5000000", "1000000000000000", "0.001", "1.001", "1" + "0" * 40],
+)
+async def test_an_amount_out_of_bounds_is_refused_before_the_owner_is_called(
+    recording: Recording, amount: str
+) -> None:
+    recording.owner.seen.clear()
+    result = await call(recording.fv, MOVE, id="a1", amount=amount)
+    assert result["deposit"]["__typename"] == "ValidationFailed", result
+    assert result["deposit"]["field"] == "amount"
+    assert recording.owner.seen == []
+
+
+async def test_a_bounded_amount_reaches_the_owner_as_two_places(recording: Recording) -> None:
+    recording.owner.seen.clear()
+    for amount in ("12.5", "1.100", "1E+3", "999999999999999.99"):
+        result = await call(recording.fv, MOVE, id="a1", amount=amount)
+        assert result["deposit"]["__typename"] == "DepositSucceeded", result
+    bodies = [r.body for r in recording.owner.seen]
+    assert bodies == [
+        b'{"amount":"12.50"}',
+        b'{"amount":"1.10"}',
+        b'{"amount":"1000.00"}',
+        b'{"amount":"999999999999999.99"}',
+    ]
+
+
+BAD_IDS = [".", "..", "a/b", "../customers", "a\x00b", "a b", "%2e%2e", "x" * 129, ""]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=lambda v: repr(v)[:20])
+async def test_ids_that_would_change_the_owners_path_are_refused(
+    recording: Recording, bad: str
+) -> None:
+    recording.owner.seen.clear()
+    deposit = (await call(recording.fv, MOVE, id=bad, amount="1.00"))["deposit"]
+    assert (deposit["__typename"], deposit["field"]) == ("ValidationFailed", "accountId")
+    update = await call(
+        recording.fv,
+        """mutation($id: ID!) { updateCustomer(id: $id, name: "x") {
+             __typename ... on ValidationFailed { field } } }""",
+        id=bad,
+    )
+    assert update["updateCustomer"] == {"__typename": "ValidationFailed", "field": "id"}
+    opened = await call(
+        recording.fv,
+        """mutation($id: ID!) { openAccount(customerId: $id, currency: "EUR") {
+             __typename ... on ValidationFailed { field } } }""",
+        id=bad,
+    )
+    assert opened["openAccount"] == {"__typename": "ValidationFailed", "field": "customerId"}
+    assert recording.owner.seen == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from aiokafka import AIOKafkaConsumer
 from cloudevents.core.base import BaseCloudEvent
@@ -21,14 +23,18 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
 from cloudevents.core.formats.json import JSONFormat
 from starlette.applications import Starlette
 
+from app.auth import Role, verifier_from
 from app.embedded import ServerProcess, free_port, start_tansu
 from app.serving import start_server
 from app.topics import ensure_topics
+from tests.integration.conftest import OWNER_AUTH, TEST_JWT_SECRET, bearer
 from upstream import accounts, customers
 
 LOG_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "server-logs"
 RFC3339_MICROS_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 WAIT = 20.0  # seconds a fact may take to reach the topic before the test fails
+# The owners verify with factview's own verifier and settings (app.auth), as in production.
+VERIFIER = verifier_from(OWNER_AUTH)
 
 
 @dataclass(frozen=True)
@@ -96,10 +102,13 @@ async def reading(bootstrap: str, topic: str) -> AsyncIterator[TopicReader]:
 
 @asynccontextmanager
 async def running(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """The owner on a free port, and a client that calls it as staff (as factview relays)."""
     port = free_port()
     server = await start_server(app, "127.0.0.1", port)
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=server.url, timeout=10, headers=bearer(OWNER_AUTH)
+        ) as client:
             yield client
     finally:
         await server.stop()
@@ -118,7 +127,9 @@ async def customers_owner(
 ) -> AsyncIterator[Owner]:
     topic = f"customers.facts.{unique}"
     await ensure_topics(kafka_bootstrap, [topic])
-    app = customers.create_app(str(tmp_path / "customers.db"), kafka_bootstrap, topic)
+    app = customers.create_app(
+        str(tmp_path / "customers.db"), kafka_bootstrap, topic, verifier=VERIFIER
+    )
     async with running(app) as http, reading(kafka_bootstrap, topic) as reader:
         yield Owner(http, topic, reader)
 
@@ -127,7 +138,9 @@ async def customers_owner(
 async def accounts_owner(kafka_bootstrap: str, unique: str, tmp_path: Path) -> AsyncIterator[Owner]:
     topic = f"accounts.facts.{unique}"
     await ensure_topics(kafka_bootstrap, [topic])
-    app = accounts.create_app(str(tmp_path / "accounts.db"), kafka_bootstrap, topic)
+    app = accounts.create_app(
+        str(tmp_path / "accounts.db"), kafka_bootstrap, topic, verifier=VERIFIER
+    )
     async with running(app) as http, reading(kafka_bootstrap, topic) as reader:
         yield Owner(http, topic, reader)
 
@@ -361,7 +374,7 @@ async def test_relay_survives_a_broker_that_is_not_up_yet(unique: str, tmp_path:
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"  # nothing listens here yet
     topic = f"accounts.facts.{unique}"
-    app = accounts.create_app(str(tmp_path / "accounts.db"), bootstrap, topic)
+    app = accounts.create_app(str(tmp_path / "accounts.db"), bootstrap, topic, verifier=VERIFIER)
     broker: ServerProcess | None = None
     try:
         async with running(app) as http:
@@ -383,3 +396,207 @@ async def test_relay_survives_a_broker_that_is_not_up_yet(unique: str, tmp_path:
     finally:
         if broker is not None:
             await asyncio.to_thread(broker.stop)
+
+
+# --- who may write: the owners verify the relayed token and authorize each write -------------
+
+
+def as_caller(role: Role, subject: str) -> dict[str, str]:
+    return bearer(OWNER_AUTH, role, subject)
+
+
+def signed(**claims: Any) -> dict[str, str]:
+    """A token with exactly these claims (plus the right aud and iss), signed with the secret."""
+    payload = {"aud": OWNER_AUTH.auth_audience, "iss": OWNER_AUTH.auth_issuer, **claims}
+    return {"Authorization": f"Bearer {jwt.encode(payload, TEST_JWT_SECRET, algorithm='HS256')}"}
+
+
+async def test_owners_take_no_write_without_a_valid_token(
+    accounts_owner: Owner, customers_owner: Owner
+) -> None:
+    http = accounts_owner.http
+    opened = await http.post("/accounts", json={"customerId": "c-1", "currency": "EUR"})
+    base = f"/accounts/{opened.json()['accountId']}"
+    deposit = await http.post(f"{base}/deposits", json={"amount": "10.00"})
+    transaction = deposit.json()["transactionId"]
+    forged = jwt.encode(
+        {"sub": "ops", "role": "staff", "aud": "factview", "iss": "factview", "exp": 2**40},
+        "some-other-secret-of-at-least-32-chars",
+        algorithm="HS256",
+    )
+    for headers in (
+        {"Authorization": ""},  # none at all (the client's default header, blanked)
+        {"Authorization": "Bearer garbage"},
+        {"Authorization": f"Bearer {forged}"},
+        signed(sub="ops", role="staff", exp=int(time.time()) - 120),  # expired
+    ):
+        for method, path, body in (
+            ("POST", f"{base}/withdrawals", {"amount": "10.00"}),
+            ("POST", f"{base}/transactions/{transaction}/correction", {"amount": "0.00"}),
+            ("POST", f"{base}/close", None),
+            ("GET", base, None),
+            ("POST", "/accounts", {"customerId": "c-1", "currency": "EUR"}),
+        ):
+            response = await http.request(method, path, json=body, headers=headers)
+            assert_error(response, 401, "unauthenticated")
+            # Generic to the caller: which check failed is in the owner's log only.
+            assert response.json()["error"]["message"] == "a valid bearer token is required"
+        patched = await customers_owner.http.patch(
+            "/customers/c-1", json={"name": "Mallory"}, headers=headers
+        )
+        assert_error(patched, 401, "unauthenticated")
+    state = (await http.get(base)).json()
+    assert (state["balance"], state["status"]) == ("10.00", "OPEN")
+    assert [t["amount"] for t in state["transactions"]] == ["10.00"]
+
+
+async def test_a_customer_writes_only_to_itself_and_its_accounts(
+    accounts_owner: Owner, customers_owner: Owner
+) -> None:
+    staff = customers_owner.http
+    ann = (await staff.post("/customers", json={"name": "Ann", "email": "a@example.com"})).json()
+    bob = (await staff.post("/customers", json={"name": "Bob", "email": "b@example.com"})).json()
+    as_ann = as_caller("customer", ann["customerId"])
+
+    # Customers: itself only; registering is staff's.
+    assert_error(
+        await staff.patch(f"/customers/{bob['customerId']}", json={"name": "X"}, headers=as_ann),
+        403,
+        "forbidden",
+    )
+    assert_error(
+        await staff.delete(f"/customers/{bob['customerId']}", headers=as_ann), 403, "forbidden"
+    )
+    assert_error(
+        await staff.post("/customers", json={"name": "Eve", "email": "e@x.com"}, headers=as_ann),
+        403,
+        "forbidden",
+    )
+    own = await staff.patch(
+        f"/customers/{ann['customerId']}", json={"name": "Ann B."}, headers=as_ann
+    )
+    assert own.status_code == 200, own.text
+    assert (await staff.get(f"/customers/{bob['customerId']}")).json()["name"] == "Bob"
+
+    # Accounts: its own only; corrections are staff's.
+    http = accounts_owner.http
+    bobs = (
+        await http.post("/accounts", json={"customerId": bob["customerId"], "currency": "EUR"})
+    ).json()["accountId"]
+    await http.post(f"/accounts/{bobs}/deposits", json={"amount": "50.00"})
+    assert_error(
+        await http.post(
+            "/accounts", json={"customerId": bob["customerId"], "currency": "EUR"}, headers=as_ann
+        ),
+        403,
+        "forbidden",
+    )
+    opened = await http.post(
+        "/accounts", json={"customerId": ann["customerId"], "currency": "EUR"}, headers=as_ann
+    )
+    assert opened.status_code == 201, opened.text
+    anns = opened.json()["accountId"]
+    deposit = await http.post(f"/accounts/{anns}/deposits", json={"amount": "5.00"}, headers=as_ann)
+    assert deposit.status_code == 201, deposit.text
+    for method, path, body in (
+        ("POST", f"/accounts/{bobs}/withdrawals", {"amount": "50.00"}),
+        ("POST", f"/accounts/{bobs}/deposits", {"amount": "1.00"}),
+        ("POST", f"/accounts/{bobs}/close", None),
+        ("GET", f"/accounts/{bobs}", None),
+        ("POST", "/accounts/no-such-account/deposits", {"amount": "1.00"}),  # no probing either
+        (
+            "POST",
+            f"/accounts/{anns}/transactions/{deposit.json()['transactionId']}/correction",
+            {"amount": "500.00"},
+        ),
+    ):
+        response = await http.request(method, path, json=body, headers=as_ann)
+        assert_error(response, 403, "forbidden")
+    assert (await http.get(f"/accounts/{bobs}")).json()["balance"] == "50.00"
+    assert (await http.get(f"/accounts/{anns}")).json()["balance"] == "5.00"
+    # Staff may do all of it.
+    assert_error(
+        await http.post("/accounts/no-such-account/deposits", json={"amount": "1.00"}),
+        404,
+        "not_found",
+    )
+    corrected = await http.post(
+        f"/accounts/{anns}/transactions/{deposit.json()['transactionId']}/correction",
+        json={"amount": "6.00"},
+    )
+    assert corrected.status_code == 200, corrected.text
+
+
+async def test_idempotency_keys_are_scoped_to_their_caller(accounts_owner: Owner) -> None:
+    http = accounts_owner.http
+    as_ann, as_bob = as_caller("customer", "ann"), as_caller("customer", "bob")
+    anns = (await http.post("/accounts", json={"customerId": "ann", "currency": "EUR"})).json()
+    bobs = (await http.post("/accounts", json={"customerId": "bob", "currency": "EUR"})).json()
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+
+    first = await http.post(
+        f"/accounts/{anns['accountId']}/deposits",
+        json={"amount": "5.00"},
+        headers={**as_ann, **key},
+    )
+    assert first.status_code == 201, first.text
+    # Another caller using the same key makes its own write: it neither collides with Ann's
+    # key (squatting, or learning that Ann used it) nor gets Ann's answer back.
+    other = await http.post(
+        f"/accounts/{bobs['accountId']}/deposits",
+        json={"amount": "5.00"},
+        headers={**as_bob, **key},
+    )
+    assert other.status_code == 201, other.text
+    assert other.json()["transactionId"] != first.json()["transactionId"]
+    # Ann's own retry still replays her first answer.
+    retry = await http.post(
+        f"/accounts/{anns['accountId']}/deposits",
+        json={"amount": "5.00"},
+        headers={**as_ann, **key},
+    )
+    assert retry.json() == first.json()
+    assert (await http.get(f"/accounts/{anns['accountId']}")).json()["balance"] == "5.00"
+    assert (await http.get(f"/accounts/{bobs['accountId']}")).json()["balance"] == "5.00"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": str(int(time.time()) + 600)},  # a numeric string
+        {"exp": int(time.time()) + 10**10},  # lives ~300 years
+        {"iat": int(time.time()), "exp": int(time.time()) + 25 * 3600},  # over 24 h
+        {"exp": int(time.time()) + 600, "nbf": "0"},
+    ],
+    ids=["string-exp", "no-iat-far-exp", "iat-25h", "string-nbf"],
+)
+async def test_owners_refuse_tokens_with_odd_dates_or_long_lives(
+    accounts_owner: Owner, claims: dict[str, Any]
+) -> None:
+    http = accounts_owner.http
+    opened = await http.post("/accounts", json={"customerId": "c", "currency": "EUR"})
+    response = await http.post(
+        f"/accounts/{opened.json()['accountId']}/deposits",
+        json={"amount": "1.00"},
+        headers=signed(sub="ops", role="staff", **claims),
+    )
+    assert_error(response, 401, "unauthenticated")
+
+
+async def test_owners_refuse_amounts_out_of_bounds_without_expanding_them(
+    accounts_owner: Owner,
+) -> None:
+    http = accounts_owner.http
+    opened = await http.post("/accounts", json={"customerId": "c", "currency": "EUR"})
+    base = f"/accounts/{opened.json()['accountId']}"
+    for raw in (
+        b'{"amount": "1E+5000000"}',
+        b'{"amount": 1E+5000000}',
+        b'{"amount": "1E-5000000"}',
+        b'{"amount": "1000000000000000"}',
+        b'{"amount": "0.' + b"0" * 5000 + b'1"}',
+    ):
+        response = await http.post(f"{base}/deposits", content=raw)
+        assert_error(response, 422, "validation_error")
+        assert len(response.content) < 500
+    assert (await http.get(base)).json()["balance"] == "0.00"

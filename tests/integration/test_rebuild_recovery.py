@@ -22,6 +22,7 @@ from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
+from consumers.projections.customer import CustomerProjection
 from consumers.rebuild_lock import LOCKS, lock_id
 from tests.facts import at
 from tests.integration.conftest import eventually, factview_settings
@@ -141,7 +142,8 @@ async def test_a_projection_version_bump_triggers_exactly_one_automatic_rebuild(
     settings = factview_settings(kafka_bootstrap, mongo_uri, unique, mongodb_database=db.name)
     # A fold bug fixed in version 2: the old documents are wrong (and must be replaced).
     await db.accounts.update_many({}, {"$set": {"balance": "wrong"}})
-    monkeypatch.setattr(AccountProjection, "version", 2)
+    bumped = AccountProjection.version + 1
+    monkeypatch.setattr(AccountProjection, "version", bumped)
 
     # Two processes start at once; both see the bump.
     first, second = await asyncio.gather(
@@ -158,9 +160,12 @@ async def test_a_projection_version_bump_triggers_exactly_one_automatic_rebuild(
     account = await db[versions.VIEW_VERSIONS].find_one({"_id": "account"})
     customer = await db[versions.VIEW_VERSIONS].find_one({"_id": "customer"})
     assert account is not None and customer is not None
-    assert (account["versions"], account["rebuilds"]) == ({"account": 2}, 1)
+    assert (account["versions"], account["rebuilds"]) == ({"account": bumped}, 1)
     # The Customer view embeds account balances, so it was rebuilt once too.
-    assert (customer["versions"], customer["rebuilds"]) == ({"customer": 1, "account": 2}, 1)
+    assert (customer["versions"], customer["rebuilds"]) == (
+        {"customer": CustomerProjection.version, "account": bumped},
+        1,
+    )
     assert await db.accounts.count_documents({"balance": "wrong"}) == 0
 
     # A restart on the same version rebuilds nothing.
@@ -172,3 +177,55 @@ async def test_a_projection_version_bump_triggers_exactly_one_automatic_rebuild(
         await again.stop()
     account = await db[versions.VIEW_VERSIONS].find_one({"_id": "account"})
     assert account is not None and account["rebuilds"] == 1
+
+
+async def test_a_database_with_embedded_transactions_migrates_to_rows_on_start(
+    db: AsyncDatabase[Document], mongo_uri: str, kafka_bootstrap: str, unique: str
+) -> None:
+    await fill(db, 40)
+    movements = [
+        FactEvent(
+            "accounts",
+            f"dep-{n}-{i}",
+            "account.deposited",
+            f"k-a{n:05d}",
+            at(100 + i),
+            {
+                "accountId": f"k-a{n:05d}",
+                "transactionId": f"t{i}",
+                "amount": "2.50",
+                "currency": "EUR",
+            },
+        )
+        for n in range(40)
+        for i in range(3)
+    ]
+    await FoldEngine(db).apply(movements)
+    # What version 1 of the account view stored: every transaction inside its account
+    # document, no rows, and the versions it was folded with.
+    async for row in db.transactions.find({}).sort("pos", 1):
+        old = {
+            k: row[k] for k in ("id", "kind", "amount", "occurredAt", "balanceAfter", "corrected")
+        }
+        await db.accounts.update_one({"_id": row["accountId"]}, {"$push": {"transactions": old}})
+    await db.transactions.drop()
+    for name, signature in (
+        ("account", {"account": 1}),
+        ("customer", {"customer": 1, "account": 1}),
+    ):
+        await db[versions.VIEW_VERSIONS].update_one(
+            {"_id": name}, {"$set": {"versions": signature}}, upsert=True
+        )
+    assert await db.accounts.count_documents({"transactions": {"$exists": True}}) > 0
+
+    settings = factview_settings(kafka_bootstrap, mongo_uri, unique, mongodb_database=db.name)
+    runtime = await Runtime.start(settings, consume=False)
+    try:
+        assert runtime.rebuild_task is not None
+        await asyncio.wait_for(asyncio.shield(runtime.rebuild_task), 60)
+    finally:
+        await runtime.stop()
+    assert await db.accounts.count_documents({"transactions": {"$exists": True}}) == 0
+    assert differences(views_from_scratch(await logged_events(db)), await stored_views(db)) == []
+    stored = await db[versions.VIEW_VERSIONS].find_one({"_id": "account"})
+    assert stored is not None and stored["versions"] == {"account": AccountProjection.version}

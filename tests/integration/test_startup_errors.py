@@ -90,3 +90,12 @@ def test_a_weak_secret_is_refused() -> None:
     assert result.stderr.strip().startswith(
         "factview: bad setting AUTH_JWT_SECRET: must be at least 32"
     )
+
+
+@pytest.mark.parametrize("service", ["customers", "accounts"])
+def test_an_owner_without_an_auth_key_source_refuses_to_start(service: str) -> None:
+    # An owner that could not verify tokens would take any write: it does not start.
+    result, took = _run([FACTVIEW, "owner", service, "--port", str(free_port())])
+    assert result.returncode == 1
+    assert result.stderr.strip() == "factview: set exactly one of AUTH_JWKS_URL and AUTH_JWT_SECRET"
+    assert took < 10

@@ -34,8 +34,15 @@ LARGE = (
 async def fv(kafka_bootstrap: str, mongo_uri: str) -> AsyncIterator[Factview]:
     unique = uuid.uuid4().hex[:10]
     # The slow client asks for a large document with many aliases (to fill its socket fast).
+    # 200 subscribers share one staff token here: the per-subject caps must let them all in.
     settings = factview_settings(
-        kafka_bootstrap, mongo_uri, unique, subscription_queue_size=4, max_aliases=40
+        kafka_bootstrap,
+        mongo_uri,
+        unique,
+        subscription_queue_size=4,
+        max_aliases=40,
+        max_connections_per_subject=FAST + 1,
+        max_subscriptions_per_subject=FAST + 1,
     )
     await ensure_topics(kafka_bootstrap, settings.kafka_topics)
     async with running_factview(settings) as instance:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from consumers.facts import FactEvent
-from consumers.projection import fold
+from consumers.projection import State, fold, settle
 from consumers.projections.account import AccountProjection
 from tests.facts import at
 
@@ -21,18 +21,24 @@ DEP10 = ev("account.deposited", 1, "e1", transactionId="t1", amount="10.00", cur
 WD3 = ev("account.withdrawn", 2, "e2", transactionId="t2", amount="3.00", currency="EUR")
 
 
+def view(events: list[FactEvent], state: State | None = None) -> dict[str, Any]:
+    """The account as stored, with its rows (running balances set) as `transactions`."""
+    document, rows = settle(AccountProjection, fold(AccountProjection, "a1", events, state))
+    return {**document, "transactions": rows}
+
+
 def balances(state: dict[str, Any]) -> list[tuple[str, Decimal]]:
     return [(t["id"], t["balanceAfter"]) for t in state["transactions"]]
 
 
 def test_opened_sets_owner_and_currency() -> None:
-    state = fold(AccountProjection, "a1", [OPENED])
+    state = view([OPENED])
     assert (state["customerId"], state["currency"], state["status"]) == ("c1", "EUR", "OPEN")
     assert state["balance"] == Decimal("0") and state["version"] == 1
 
 
 def test_deposit_then_withdrawal_is_the_articles_seven() -> None:
-    state = fold(AccountProjection, "a1", [OPENED, DEP10, WD3])
+    state = view([OPENED, DEP10, WD3])
     assert state["balance"] == Decimal("7.00")
     assert str(state["balance"]) == "7.00"
     assert balances(state) == [("t1", Decimal("10.00")), ("t2", Decimal("7.00"))]
@@ -42,11 +48,10 @@ def test_deposit_then_withdrawal_is_the_articles_seven() -> None:
 def test_any_arrival_order_folds_to_the_same_state() -> None:
     late = ev("account.deposited", 0.5, "e3", transactionId="t0", amount="1.00", currency="EUR")
     results = {
-        repr(fold(AccountProjection, "a1", list(order)))
-        for order in itertools.permutations([OPENED, DEP10, WD3, late])
+        repr(view(list(order))) for order in itertools.permutations([OPENED, DEP10, WD3, late])
     }
     assert len(results) == 1
-    state = fold(AccountProjection, "a1", [WD3, late, DEP10, OPENED])
+    state = view([WD3, late, DEP10, OPENED])
     assert balances(state) == [
         ("t0", Decimal("1.00")),
         ("t1", Decimal("11.00")),
@@ -56,7 +61,7 @@ def test_any_arrival_order_folds_to_the_same_state() -> None:
 
 def test_correction_replaces_the_amount_and_every_later_balance() -> None:
     fix = ev("account.transaction-corrected", 3, "e4", transactionId="t1", amount="12.00")
-    state = fold(AccountProjection, "a1", [OPENED, DEP10, WD3, fix])
+    state = view([OPENED, DEP10, WD3, fix])
     assert balances(state) == [("t1", Decimal("12.00")), ("t2", Decimal("9.00"))]
     assert [t["corrected"] for t in state["transactions"]] == [True, False]
     assert state["balance"] == Decimal("9.00")
@@ -64,11 +69,11 @@ def test_correction_replaces_the_amount_and_every_later_balance() -> None:
 
 def test_correction_folded_before_its_transaction_is_kept_and_applied() -> None:
     fix = ev("account.transaction-corrected", 0.5, "e4", transactionId="t1", amount="12.00")
-    state = fold(AccountProjection, "a1", [OPENED, fix])
-    assert state["transactions"] == [] and state["pendingCorrections"] == [
-        {"transactionId": "t1", "amount": "12.00"}
-    ]
-    state = fold(AccountProjection, "a1", [DEP10], state)
+    waiting = fold(AccountProjection, "a1", [OPENED, fix])
+    assert waiting["rows"] == {} and [
+        (p["transactionId"], p["amount"]) for p in waiting["pendingCorrections"]
+    ] == [("t1", Decimal("12.00"))]
+    state = view([DEP10], waiting)
     assert balances(state) == [("t1", Decimal("12.00"))]
     assert state["transactions"][0]["corrected"] is True
     assert state["pendingCorrections"] == []
@@ -76,11 +81,11 @@ def test_correction_folded_before_its_transaction_is_kept_and_applied() -> None:
 
 def test_closed_marks_the_status() -> None:
     closed = ev("account.closed", 5, "e5")
-    assert fold(AccountProjection, "a1", [OPENED, closed])["status"] == "CLOSED"
+    assert view([OPENED, closed])["status"] == "CLOSED"
 
 
 def test_events_before_opened_fill_the_document_in() -> None:
-    state = fold(AccountProjection, "a1", [DEP10])
+    state = view([DEP10])
     assert state["customerId"] is None and state["currency"] == "EUR"
     assert state["balance"] == Decimal("10.00")
 
@@ -88,9 +93,27 @@ def test_events_before_opened_fill_the_document_in() -> None:
 def test_ties_in_time_break_by_source_and_id() -> None:
     a = ev("account.deposited", 1, "b-second", transactionId="x", amount="1.00", currency="EUR")
     b = ev("account.deposited", 1, "a-first", transactionId="y", amount="2.00", currency="EUR")
-    assert [t["id"] for t in fold(AccountProjection, "a1", [a, b])["transactions"]] == ["y", "x"]
+    assert [t["id"] for t in view([a, b])["transactions"]] == ["y", "x"]
 
 
 def test_unknown_types_change_nothing() -> None:
     other = FactEvent("accounts", "z", "account.renamed", "a1", at(1), {"accountId": "a1"})
-    assert fold(AccountProjection, "a1", [other]) == AccountProjection.initial("a1")
+    assert fold(AccountProjection, "a1", [other]) == {**AccountProjection.initial("a1"), "rows": {}}
+
+
+def test_a_late_correction_older_than_the_applied_one_does_not_win() -> None:
+    newer = ev("account.transaction-corrected", 5, "e6", transactionId="t1", amount="12.00")
+    older = ev("account.transaction-corrected", 4, "e5", transactionId="t1", amount="11.00")
+    state = view([older], fold(AccountProjection, "a1", [OPENED, DEP10, newer]))
+    assert balances(state) == [("t1", Decimal("12.00"))]
+    assert [c["amount"] for c in state["transactions"][0]["corrections"]] == [
+        Decimal("11.00"),
+        Decimal("12.00"),
+    ]
+
+
+def test_the_opened_currency_wins_over_an_earlier_movement_in_any_order() -> None:
+    usd = ev("account.deposited", 0.5, "e7", transactionId="t9", amount="1.00", currency="USD")
+    for order in itertools.permutations([OPENED, usd, DEP10]):
+        assert view(list(order))["currency"] == "EUR"
+    assert view([DEP10, usd])["currency"] == "USD"  # no opened: the earliest movement's

@@ -94,3 +94,40 @@ def test_customers_see_only_themselves_and_staff_see_all() -> None:
     assert not Principal("c1", "customer").may_see_customer("c2")
     assert not Principal("c1", "customer").may_see_customer(None)
     assert Principal("ops", "staff").may_see_customer("c2")
+
+
+NOW = int(time.time())
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": str(NOW + 600)}, "exp must be a number"),
+        ({"exp": f"{NOW + 600}.0"}, r"\(exp\) must be an integer"),  # PyJWT's own check
+        ({"iat": str(NOW)}, "iat must be a number"),
+        ({"nbf": str(NOW - 5)}, "nbf must be a number"),
+        ({"iat": True}, "iat must be a number"),
+        ({"exp": NOW + 10**20}, "lives"),  # no iat: judged from now
+        ({"iat": NOW, "exp": NOW + 24 * 3600 + 1}, "lives"),
+        ({"iat": NOW - 10**9, "exp": NOW + 600}, "lives"),  # issued decades ago
+    ],
+)
+async def test_dates_must_be_numbers_and_a_token_lives_a_bounded_time(
+    claims: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(AuthError, match=reason):
+        await verifier().verify(f"Bearer {token(**claims)}")
+
+
+async def test_a_day_long_token_passes_and_the_limit_is_a_setting() -> None:
+    day = token(iat=NOW, exp=NOW + 24 * 3600)
+    assert await verifier().verify(f"Bearer {day}") == Principal("c1", "customer")
+    short = TokenVerifier(audience=AUD, issuer=ISS, secret=SECRET, max_lifetime_seconds=600)
+    with pytest.raises(AuthError, match="lives"):
+        await short.verify(f"Bearer {token(exp=NOW + 3600)}")
+
+
+async def test_the_principal_carries_the_verified_token() -> None:
+    raw = token()
+    assert (await verifier().verify(f"Bearer {raw}")).token == raw
+    assert raw not in repr(await verifier().verify(f"Bearer {raw}"))

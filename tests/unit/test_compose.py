@@ -68,10 +68,35 @@ def test_api_and_consumer_replicas_scale_apart() -> None:
     )
 
 
-@pytest.mark.parametrize("service", ["customers", "accounts"])
-def test_owner_services_set_exactly_the_owner_settings(service: str) -> None:
+OWNERS = ["customers", "accounts"]
+
+
+@pytest.mark.parametrize("service", OWNERS)
+def test_owner_services_set_only_owner_settings_and_a_key_source(service: str) -> None:
     environment = set(compose()["services"][service]["environment"])
-    assert environment == env_names(OwnerSettings)
+    assert environment <= env_names(OwnerSettings), environment - env_names(OwnerSettings)
+    required = {"KAFKA_BOOTSTRAP_SERVERS", "OWNER_DATABASE_PATH", "OWNER_TOPIC", "AUTH_JWKS_URL"}
+    assert required <= environment, required - environment
+
+
+@pytest.mark.parametrize("service", OWNERS)
+def test_owners_verify_tokens_with_factviews_own_auth_settings(service: str) -> None:
+    services = compose()["services"]
+
+    def auth(name: str) -> dict[str, str]:
+        env = services[name]["environment"]
+        return {k: v for k, v in env.items() if k.startswith("AUTH_")}
+
+    assert auth(service) == auth("factview")
+    assert auth(service)["AUTH_JWKS_URL"]
+
+
+def test_only_factview_is_published_on_the_host() -> None:
+    services = compose()["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"factview"}
+    for owner in OWNERS:
+        assert "ports" not in services[owner]
 
 
 def test_every_service_reaches_the_hosts_it_names() -> None:

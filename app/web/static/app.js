@@ -1,46 +1,22 @@
 // The accounts page: choose a customer, watch balances live, move money with read-your-writes.
 import { GraphQLError, LiveClient, request } from "./graphql.js";
+import {
+  M_DEPOSIT,
+  M_WITHDRAW,
+  Q_ACCOUNT_AFTER,
+  Q_CUSTOMER,
+  Q_CUSTOMERS,
+  Q_NAME,
+  S_ACCOUNT,
+  S_CUSTOMER,
+} from "./operations.js";
 
 const TOKEN_KEY = "factview.token";
-// The API lists an account's transactions oldest first (forward paging only), so the page asks
-// for one full page and shows the newest few of it.
-const TX_PAGE = 100;
 const TX_SHOWN = 10;
 
-const ACCOUNT_FIELDS = `
-  fragment AccountFields on Account {
-    id currency status balance version updatedAt
-    transactions(first: ${TX_PAGE}) {
-      nodes { id kind amount occurredAt balanceAfter corrected }
-    }
-  }`;
-const CUSTOMER_FIELDS = `
-  fragment CustomerFields on Customer { id name email accounts { ...AccountFields } }`;
-
-const Q_CUSTOMERS = `query Customers { customers(first: 100) { nodes { id name } } }`;
-const Q_NAME = `query Name($id: ID!) { customer(id: $id) { id name } }`;
-const Q_CUSTOMER = `query Customer($id: ID!) { customer(id: $id) { ...CustomerFields } }
-  ${CUSTOMER_FIELDS} ${ACCOUNT_FIELDS}`;
-const Q_ACCOUNT_AFTER = `query AccountAfter($id: ID!, $token: String!) {
-  account(id: $id, consistencyToken: $token) { ...AccountFields } } ${ACCOUNT_FIELDS}`;
-const S_CUSTOMER = `subscription CustomerUpdated($id: ID!) {
-  customerUpdated(id: $id) { ...CustomerFields } } ${CUSTOMER_FIELDS} ${ACCOUNT_FIELDS}`;
-const S_ACCOUNT = `subscription AccountUpdated($id: ID!) {
-  accountUpdated(id: $id) { ...AccountFields } } ${ACCOUNT_FIELDS}`;
-
-function moveMutation(field, success) {
-  return `mutation Move($accountId: ID!, $amount: Decimal!) {
-    result: ${field}(accountId: $accountId, amount: $amount, waitForFold: true) {
-      __typename
-      ... on ${success} { amount balance folded consistencyToken account { ...AccountFields } }
-      ... on UserError { message }
-      ... on ValidationFailed { field }
-    }
-  } ${ACCOUNT_FIELDS}`;
-}
 const MOVES = {
-  deposit: { query: moveMutation("deposit", "DepositSucceeded"), done: "Deposited" },
-  withdraw: { query: moveMutation("withdraw", "WithdrawSucceeded"), done: "Withdrew" },
+  deposit: { query: M_DEPOSIT, done: "Deposited" },
+  withdraw: { query: M_WITHDRAW, done: "Withdrew" },
 };
 
 const $ = (selector, root = document) => root.querySelector(selector);

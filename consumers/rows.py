@@ -1,0 +1,159 @@
+"""Writing a batch's child rows at a constant cost per event (see `consumers.projection.Rows`).
+
+A batch changes some rows of a document: new rows, and rows whose fields changed. Each change
+is a step in the running total at the row's position (+value for a row placed there, -value
+for a row that left it). The rows already stored after a step are shifted by it with one
+`update_many` and `$inc` per stretch between steps, on the server, and a placed row's running
+total is the stored total just before its position plus the steps up to it. Rows arriving in
+business-time order (the common case) need neither: they go after every stored row, so each is
+one insert and the document's total is the stored total plus the batch's steps.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pymongo import ASCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from consumers.facts import position
+from consumers.projection import Row, Rows, State, row_id
+
+Document = dict[str, Any]
+Write = InsertOne[Document] | ReplaceOne[Document] | UpdateOne | UpdateMany | DeleteOne
+# Fields the engine keeps on a row, beside what the handlers give it.
+REV = "_rev"
+
+
+def content(rows: Rows, row: Row) -> Row:
+    """What the handlers decide of a row (not its id, running total or feed revision)."""
+    return {k: v for k, v in row.items() if k not in ("_id", rows.running, REV)}
+
+
+async def load(
+    db: AsyncDatabase[Document],
+    rows: Rows,
+    wanted: dict[str, set[str]],
+    session: AsyncClientSession | None = None,
+) -> dict[str, dict[str, Row]]:
+    """The stored rows a batch names (document -> row key -> row), in one read."""
+    ids = [row_id(parent, key) for parent, keys in wanted.items() for key in keys]
+    found: dict[str, dict[str, Row]] = defaultdict(dict)
+    if not ids:
+        return found
+    async for doc in db[rows.collection].find({"_id": {"$in": ids}}, session=session):
+        found[doc[rows.parent]][doc["id"]] = doc
+    return found
+
+
+@dataclass
+class Plan:
+    """One document's row writes, and its new total and count."""
+
+    writes: list[Write] = field(default_factory=list)
+    total: Decimal = Decimal("0.00")
+    count: int = 0
+
+
+def _steps(
+    rows: Rows, changes: Iterable[tuple[Row | None, Row | None]]
+) -> list[tuple[str, Decimal]]:
+    steps: list[tuple[str, Decimal]] = []
+    for old, new in changes:
+        if old is not None and new is not None and old["pos"] == new["pos"]:
+            steps.append((new["pos"], rows.value(new) - rows.value(old)))
+            continue
+        if old is not None:
+            steps.append((old["pos"], -rows.value(old)))
+        if new is not None:
+            steps.append((new["pos"], rows.value(new)))
+    return sorted(s for s in steps if s[1])
+
+
+async def plan(
+    db: AsyncDatabase[Document],
+    rows: Rows,
+    parent: str,
+    stored: Document | None,
+    state: State,
+    before: dict[str, Row],
+    after: dict[str, Row],
+    session: AsyncClientSession | None = None,
+) -> Plan:
+    """The writes that turn the stored rows of `parent` into `after` (reads first, no writes)."""
+    changes: list[tuple[Row | None, Row | None]] = [
+        (before.get(key), new)
+        for key, new in after.items()
+        if key not in before or content(rows, before[key]) != content(rows, new)
+    ]
+    changes += [(old, None) for key, old in before.items() if key not in after]
+    base_total = Decimal((stored or {}).get(rows.total, Decimal("0.00")))
+    base_count = int((stored or {}).get(rows.count, 0))
+    result = Plan(total=base_total, count=base_count)
+    if not changes:
+        return result
+    steps = _steps(rows, changes)
+    rev = state.get("version", 0)
+    last_order = (stored or {}).get("_last") or ("", "", "")
+    last = position((last_order[0], last_order[1], last_order[2]))
+    collection = db[rows.collection]
+
+    async def before_position(at: str) -> Decimal:
+        # The stored running total just before `at`: the stored total when `at` is past every
+        # stored row, else the first stored row after it, minus that row's own value.
+        if stored is None or at > last:
+            return base_total
+        successor = await collection.find_one(
+            {rows.parent: parent, "pos": {"$gt": at}}, sort=[("pos", ASCENDING)], session=session
+        )
+        if successor is None:
+            return base_total
+        return Decimal(successor[rows.running]) - rows.value(successor)
+
+    placed: list[Row] = []
+    for old, new in changes:
+        if new is None:
+            assert old is not None
+            result.writes.append(DeleteOne({"_id": row_id(parent, old["id"])}))
+            result.count -= 1
+        elif old is None or old["pos"] != new["pos"]:
+            start = await before_position(new["pos"])
+            running = start + sum((d for p, d in steps if p <= new["pos"]), Decimal("0.00"))
+            placed.append(
+                {"_id": row_id(parent, new["id"]), **new, rows.running: running, REV: rev}
+            )
+            result.count += old is None
+        else:
+            result.writes.append(
+                UpdateOne(
+                    {"_id": row_id(parent, new["id"])}, {"$set": {**content(rows, new), REV: rev}}
+                )
+            )
+    # Stored rows after each step move by the steps so far; placed rows are written after.
+    shift = Decimal("0.00")
+    for i, (at, delta) in enumerate(steps):
+        shift += delta
+        if stored is None or at > last or not shift:
+            continue
+        span: Document = {"$gte": at}
+        if i + 1 < len(steps):
+            span["$lt"] = steps[i + 1][0]
+        result.writes.insert(
+            0,
+            UpdateMany(
+                {rows.parent: parent, "pos": span},
+                {"$inc": {rows.running: shift}, "$set": {REV: rev}},
+            ),
+        )
+    for row in placed:
+        existed = any(old is not None and old["id"] == row["id"] for old, _ in changes)
+        result.writes.append(
+            ReplaceOne({"_id": row["_id"]}, row, upsert=True) if existed else InsertOne(row)
+        )
+    result.total = base_total + sum((d for _, d in steps), Decimal("0.00"))
+    return result

@@ -1,0 +1,289 @@
+"""factview as an upstream: the customer overviews it publishes rebuild its views downstream.
+
+A burst flows through `factview consume` (publishing on), which is SIGKILLed several times.
+Downstream, two readers of the published topic alone must end up with factview's views: a plain
+aiokafka consumer written here, and a second factview (the real consumer runner and fold engine)
+whose only projection folds `customer-overview.changed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from cloudevents.core.v1.event import CloudEvent
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from app.relay import Lease
+from app.store import database, make_client
+from app.topics import ensure_topics
+from consumers.engine import FoldEngine
+from consumers.facts import FactEvent
+from consumers.outbox import OUTBOX
+from consumers.projection import Projection, State, handles
+from consumers.projections import PROJECTIONS
+from consumers.projections.customer_overview import overview
+from consumers.rebuild import rebuild
+from consumers.runner import ConsumerConfig, ConsumerRunner
+from tests.conftest import LOG_DIR
+from tests.facts import produce
+from tests.integration.conftest import eventually
+from tests.integration.test_crash import FACTVIEW, Consumer
+from tests.scratch import differences, stored_views, views_from_scratch
+from tests.workload import workload
+
+KILLS = 3
+Document = dict[str, Any]
+
+
+class OverviewProjection(Projection):
+    """What a second factview declares to fold the published topic: the newest overview wins
+    (a Fact Event carries the whole state), in the business-time order every fold uses."""
+
+    name = "overview"
+    version = 1
+    collection = "overviews"
+    key_field = "customerId"
+
+    @handles("customer-overview.changed")
+    @staticmethod
+    def changed(state: State, event: FactEvent) -> State:
+        state["overview"] = event.data
+        return state
+
+
+@dataclass
+class Downstream:
+    """A plain aiokafka consumer that rebuilds customer overviews from the topic alone."""
+
+    consumer: AIOKafkaConsumer
+    overviews: dict[str, dict[str, Any]] = field(default_factory=dict)
+    values_by_id: dict[str, set[bytes]] = field(default_factory=lambda: defaultdict(set))
+    # Per customer, the versions in the order their ids were first seen.
+    first_seen: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    records: list[Any] = field(default_factory=list)
+
+    async def poll(self) -> None:
+        for batch in (await self.consumer.getmany(timeout_ms=100)).values():
+            for record in batch:
+                self.records.append(record)
+                event = json.loads(record.value)
+                known = event["id"] in self.values_by_id
+                self.values_by_id[event["id"]].add(record.value)
+                if known:
+                    continue  # a resend after a relay crash: same id, already applied
+                data = event["data"]
+                self.first_seen[event["subject"]].append(data["version"])
+                held = self.overviews.get(event["subject"])
+                if held is None or data["version"] > held["version"]:
+                    self.overviews[event["subject"]] = data
+
+
+@pytest.fixture
+async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    client = make_client(mongo_uri)
+    yield client
+    await client.close()
+
+
+async def expected_overviews(db: AsyncDatabase[Document]) -> dict[str, dict[str, Any]]:
+    """What factview's own views say each customer's overview is."""
+    return {doc["_id"]: overview(doc).data async for doc in db.customers.find({})}
+
+
+async def test_published_overviews_rebuild_the_views_downstream_across_sigkills(
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    client: AsyncMongoClient[dict[str, object]],
+    tmp_path: Path,
+) -> None:
+    unique = uuid.uuid4().hex[:10]
+    topics = [f"customers.facts.{unique}", f"accounts.facts.{unique}"]
+    published = f"customer-overview.facts.{unique}"
+    source = f"factview-test-{unique}"
+    db = database(client, f"publish_{unique}")
+    second = database(client, f"publish_downstream_{unique}")
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    load = workload(seed, prefix=unique, accounts=30, events=1200)
+    await ensure_topics(kafka_bootstrap, [*topics, published])
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_TOPICS": json.dumps(topics),
+        "MONGODB_URI": mongo_uri,
+        "MONGODB_DATABASE": db.name,
+        "PUBLISH_TOPIC": published,
+        "PUBLISH_SOURCE": source,
+        # A killed relay's lease lapses quickly, so the next process publishes soon.
+        "PUBLISH_LEASE_SECONDS": "2",
+    }
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    consumer = Consumer(env, LOG_DIR / f"publish-{unique}.log", cwd=tmp_path)
+
+    # The second factview: the real runner and engine, folding the published topic alone.
+    stop_second = asyncio.Event()
+    runner = ConsumerRunner(
+        ConsumerConfig(kafka_bootstrap, f"second-{unique}", [published]),
+        FoldEngine(second, projections=(OverviewProjection,)),
+    )
+    second_task = asyncio.create_task(runner.run(stop_second))
+    reader = AIOKafkaConsumer(
+        published,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await reader.start()
+    downstream = Downstream(reader)
+
+    async def logged() -> int:
+        return await db.events.count_documents({})
+
+    slices = [load.accounts[n :: KILLS + 1] for n in range(KILLS + 1)]
+    sent: set[tuple[str, str]] = set()
+
+    async def send(topic: str, events: list[CloudEvent]) -> None:
+        await produce(kafka_bootstrap, topic, events)
+        sent.update((str(e.get_source()), str(e.get_id())) for e in events)
+
+    await send(topics[0], load.customers)
+    try:
+        consumer.start(f"publish-{unique}-0")
+        for kill in range(1, KILLS + 1):
+            await send(topics[1], slices[kill - 1])
+            target = min(await logged() + rng.randrange(20, 300), len(sent))
+            await eventually(logged, lambda n, t=target: n >= t, 90)
+            consumer.kill()  # mid-fold, mid-commit or mid-publish: anywhere
+            await client.admin.command("killAllSessions", [])
+            consumer.start(f"publish-{unique}-{kill}")
+        await send(topics[1], slices[KILLS])
+
+        expected_views = views_from_scratch(load.facts())
+
+        async def folded() -> list[str]:
+            if await logged() < len(load.unique_ids):
+                return ["still catching up"]
+            return differences(expected_views, await stored_views(db))
+
+        await eventually(folded, lambda m: m == [], timeout=90)
+        expected = await expected_overviews(db)
+
+        async def downstream_differs() -> list[str]:
+            await downstream.poll()
+            pending = await db[OUTBOX].count_documents({})
+            return [f"{pending} rows pending"] * bool(pending) + [
+                k for k in expected if downstream.overviews.get(k) != expected[k]
+            ]
+
+        await eventually(downstream_differs, lambda d: d == [], timeout=60)
+
+        async def second_differs() -> list[str]:
+            docs = {d["_id"]: d["overview"] async for d in second.overviews.find({})}
+            return sorted(k for k in expected.keys() | docs.keys() if docs.get(k) != expected[k])
+
+        await eventually(second_differs, lambda d: d == [], timeout=60)
+    finally:
+        code = consumer.stop()
+        stop_second.set()
+        await second_task
+        await reader.stop()
+
+    assert downstream.overviews == expected, f"seed {seed}"
+    # Each id names one content: a resend after a kill carries the very same event.
+    assert all(len(values) == 1 for values in downstream.values_by_id.values())
+    # Per customer, versions arrive in order (duplicates aside).
+    for key, versions in downstream.first_seen.items():
+        assert versions == sorted(set(versions)), (key, versions)
+    for record in downstream.records:
+        event = json.loads(record.value)
+        assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
+        assert event["specversion"] == "1.0" and event["source"] == source
+        assert event["type"] == "customer-overview.changed"
+        assert record.key.decode() == event["subject"] == event["data"]["customerId"]
+        version = event["data"]["version"]
+        assert event["id"] == f"customer-overview:{event['subject']}:{version:010d}"
+    assert code == 0, consumer.log.read_text()[-2000:]
+
+    # The project's own tool for watching the chain: `factview tail TOPIC`.
+    tail = await asyncio.create_subprocess_exec(
+        FACTVIEW,
+        "tail",
+        published,
+        "--count",
+        "3",
+        "--idle",
+        "10",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(tail.communicate(), 60)
+    assert tail.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert [line["value"]["type"] for line in lines] == ["customer-overview.changed"] * 3
+    assert all(line["key"] == line["value"]["subject"] for line in lines)
+    await client.drop_database(db.name)
+    await client.drop_database(second.name)
+
+
+async def test_redelivery_and_rebuild_publish_nothing_new(
+    mongo_client: AsyncMongoClient[dict[str, object]],
+) -> None:
+    db = database(mongo_client, f"publish_quiet_{uuid.uuid4().hex[:10]}")
+    load = workload(7, prefix="q", accounts=6, events=60)
+    engine = FoldEngine(db, publish=True)
+    events = load.facts()
+    await engine.apply(events)
+    rows = {d["_id"]: d async for d in db[OUTBOX].find({})}
+    customers = {d["_id"]: d async for d in db.customers.find({})}
+    # One row per customer version the batch produced: here each customer's final version.
+    assert sorted(rows) == sorted(
+        f"customer-overview:{k}:{overview(d).version:010d}" for k, d in customers.items()
+    )
+    assert all(rows[r]["data"] == overview(customers[rows[r]["key"]]).data for r in rows)
+
+    again = await engine.apply(events)  # redelivered: already logged, nothing folds
+    assert again.published == 0
+    for projection in PROJECTIONS:
+        await rebuild(db, projection)
+    assert {d["_id"]: d async for d in db[OUTBOX].find({})} == rows
+    # The rebuilt views publish the same versions: ids are a pure function of the log.
+    rebuilt = {d["_id"]: overview(d) async for d in db.customers.find({})}
+    assert {k: (p.version, p.data) for k, p in rebuilt.items()} == {
+        k: (overview(d).version, overview(d).data) for k, d in customers.items()
+    }
+    # Publishing off: the engine writes no outbox rows.
+    quiet = database(mongo_client, f"{db.name}_off")
+    await FoldEngine(quiet).apply(events)
+    assert await quiet[OUTBOX].count_documents({}) == 0
+    await mongo_client.drop_database(db.name)
+    await mongo_client.drop_database(quiet.name)
+
+
+async def test_one_relay_publishes_at_a_time_and_a_standby_takes_over(
+    mongo_client: AsyncMongoClient[dict[str, object]],
+) -> None:
+    db = database(mongo_client, f"publish_lease_{uuid.uuid4().hex[:10]}")
+    first, standby = Lease(db, "publisher:t", 1.0), Lease(db, "publisher:t", 1.0)
+    assert await first.hold()
+    assert not await standby.hold()  # held, not expired
+    assert await first.hold()  # the holder renews
+    # The holder dies without releasing: the standby takes over once the lease lapses.
+    await eventually(standby.hold, lambda held: held, timeout=5)
+    assert not await first.hold()
+    await standby.release()
+    assert await first.hold()  # a released lease is free at once
+    await mongo_client.drop_database(db.name)
