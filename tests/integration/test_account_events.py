@@ -18,13 +18,22 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from app.auth import mint_token
 from app.embedded import free_port
 from app.topics import ensure_topics
 from tests.conftest import LOG_DIR
-from tests.integration.conftest import eventually
+from tests.integration.conftest import TEST_JWT_SECRET, eventually
 from upstream.account_events import SNAPSHOT_EVERY
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
+
+
+STAFF = {
+    "Authorization": "Bearer "
+    + mint_token(
+        TEST_JWT_SECRET, subject="ops", role="staff", audience="factview", issuer="factview"
+    )
+}
 
 
 class OwnerProcess:
@@ -42,6 +51,8 @@ class OwnerProcess:
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "OWNER_DATABASE_PATH": str(self.db_path),
             "OWNER_TOPIC": self.topic,
+            # Owners verify every caller's token: the same secret the tests sign with.
+            "AUTH_JWT_SECRET": TEST_JWT_SECRET,
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -56,7 +67,7 @@ class OwnerProcess:
 
         async def answers() -> bool:
             try:
-                async with httpx.AsyncClient(base_url=self.url) as http:
+                async with httpx.AsyncClient(base_url=self.url, headers=STAFF) as http:
                     return (await http.get("/accounts/none")).status_code == 404
             except httpx.TransportError:
                 return False
@@ -96,7 +107,7 @@ async def test_a_crash_between_write_and_relay_loses_nothing_and_keeps_order(
     try:
         # Life 1: no broker at all. Writes are accepted; nothing can be published.
         await owner.start(f"127.0.0.1:{free_port()}")
-        async with httpx.AsyncClient(base_url=owner.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=owner.url, timeout=10, headers=STAFF) as http:
             ids = []
             for _ in range(3):
                 opened = await http.post("/accounts", json={"customerId": "c", "currency": "EUR"})
@@ -120,7 +131,7 @@ async def test_a_crash_between_write_and_relay_loses_nothing_and_keeps_order(
         # Life 2: the broker is there. A burst on one account (enough for a snapshot), killed
         # while the relay is publishing.
         await owner.start(kafka_bootstrap)
-        async with httpx.AsyncClient(base_url=owner.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=owner.url, timeout=10, headers=STAFF) as http:
             burst = [
                 http.post(f"/accounts/{ids[1]}/deposits", json={"amount": "1.00"})
                 for _ in range(SNAPSHOT_EVERY + 10)
@@ -132,7 +143,7 @@ async def test_a_crash_between_write_and_relay_loses_nothing_and_keeps_order(
 
         # Life 3: state is folded from the events (and the snapshot), commands checked on it.
         await owner.start(kafka_bootstrap)
-        async with httpx.AsyncClient(base_url=owner.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=owner.url, timeout=10, headers=STAFF) as http:
             account = (await http.get(first)).json()
             assert (account["balance"], account["status"]) == ("9.00", "OPEN")
             assert [t["corrected"] for t in account["transactions"]] == [True, False]

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from consumers.decoding import decode
 from consumers.outbox import rows, to_record
-from consumers.projection import fold
+from consumers.projection import fold, settle
 from consumers.projections.account import AccountProjection
 from consumers.projections.customer import CustomerProjection
 from consumers.projections.customer_overview import overview
@@ -36,9 +36,8 @@ def _customer() -> dict[str, object]:
             amount=amount,
             currency=currency,
         )
-        accounts.append(
-            fold(AccountProjection, account_id, [decode(raw(opened)), decode(raw(deposit))])
-        )
+        folded = fold(AccountProjection, account_id, [decode(raw(opened)), decode(raw(deposit))])
+        accounts.append(settle(AccountProjection, folded)[0])
     return CustomerProjection.joined(fold(CustomerProjection, "c1", [registered]), accounts)
 
 
