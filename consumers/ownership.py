@@ -8,7 +8,9 @@ Kafka assigns partitions; this module makes the assignment hold in the database 
 - A claim of a partition whose previous owner never released it (it died) ends that owner's
   open transaction at once with `killSessions`, instead of waiting for the server to reap it
   (`transactionLifetimeLimitSeconds`, 60 s by default): its writes no longer block the successor.
-- A live consumer losing partitions finishes its batch first, then releases them.
+- A live consumer losing partitions finishes its batch first, then releases them (the runner
+  waits a bounded time: a batch stuck behind a dead owner's transaction is let go unreleased,
+  so its successor kills that session too, and the fence refuses the batch).
 - Every batch transaction checks (and bumps) the owner record of each partition it holds, so a
   consumer that lost a partition can never commit a batch of it: one owner at a time. Each
   logged event carries its consumer and epoch, so the log shows who folded what.

@@ -83,14 +83,32 @@ def split(records: list[RawRecord]) -> tuple[list[FactEvent], list[DeadLetter]]:
 
 
 class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Partitions change hands only between batches, and the new owner claims them first."""
+    """Partitions change hands between batches, and the new owner claims them first."""
 
     def __init__(self, runner: ConsumerRunner) -> None:
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self.runner.batch_lock:  # the batch in flight commits first
-            await self.runner.ownership.release({(tp.topic, tp.partition) for tp in revoked})
+        partitions = {(tp.topic, tp.partition) for tp in revoked}
+        ownership, lock = self.runner.ownership, self.runner.batch_lock
+        try:
+            # The batch in flight commits first, unless it is stuck: a dead member's open
+            # transaction can hold its writes, and only the rebalance this callback delays
+            # lets a successor end that transaction. So wait a while, then let go unreleased:
+            # the next owner kills our session, and the fence refuses what it was writing.
+            await asyncio.wait_for(lock.acquire(), self.runner.handover_wait)
+        except TimeoutError:
+            log.warning(
+                "batch in flight at rebalance; its partitions go to their next owner",
+                partitions=sorted(f"{t}:{p}" for t, p in partitions),
+            )
+            ownership.claimed.clear()
+            ownership.owned -= partitions
+            return
+        try:
+            await ownership.release(partitions)
+        finally:
+            lock.release()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.runner.ownership.claim({(tp.topic, tp.partition) for tp in assigned})
@@ -111,6 +129,9 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self.ownership = Ownership(engine.db, config.group_id)
         self.batch_lock = asyncio.Lock()
+        # How long a rebalance waits for the batch in flight: well inside the time the group
+        # gives a member to rejoin (aiokafka's rebalance timeout is the session timeout).
+        self.handover_wait = config.session_timeout_ms / 2000
 
     @property
     def instance(self) -> str:
