@@ -7,6 +7,8 @@ SRC := app schema consumers upstream tests $(wildcard bench)
 # The Compose specification's JSON schema, as shipped in the dclint npm package (pinned).
 COMPOSE_SCHEMA := $(VENV)/compose-spec/compose.schema.json
 COMPOSE_SCHEMA_PACKAGE := dclint@3.1.0
+# factview's port for `make run` (`make run PORT=8010`).
+PORT ?= 8000
 # The browser the web app's end-to-end test drives (Debian's package; Playwright downloads none).
 CHROMIUM := /usr/bin/chromium
 # GraphiQL's files, laid out as strawberry's page names them on its CDN, from the same pinned npm
@@ -20,8 +22,10 @@ NEED_NPM = command -v npm >/dev/null || { \
 	  else echo "error: npm is needed (sudo apt-get install npm)"; exit 1; fi; }
 # The graphql-ws npm client the subscription test drives (pinned by its package-lock.json).
 NODE_CLIENT := tests/e2e/node
+# A frontend team's tools (pinned the same way): GraphQL Code Generator and the graphql-http audit.
+FRONTEND_TOOLS := tests/e2e/frontend
 
-.PHONY: run test lint typecheck install clean
+.PHONY: run test lint typecheck install clean mutation
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -53,6 +57,10 @@ $(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package-lock.json
 	@$(NEED_NPM)
 	cd $(NODE_CLIENT) && npm ci --silent --no-audit --no-fund
 
+$(FRONTEND_TOOLS)/node_modules/.package-lock.json: $(FRONTEND_TOOLS)/package-lock.json
+	@$(NEED_NPM)
+	cd $(FRONTEND_TOOLS) && npm ci --silent --no-audit --no-fund
+
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
@@ -61,12 +69,20 @@ $(CHROMIUM):
 install: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete
 
 run: $(STAMP) $(GRAPHIQL_ASSETS)/.complete
-	$(BIN)/factview dev
+	$(BIN)/factview dev --port $(PORT)
 
-test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/node_modules/.package-lock.json | $(CHROMIUM)
+test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/node_modules/.package-lock.json \
+	$(FRONTEND_TOOLS)/node_modules/.package-lock.json | $(CHROMIUM)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Mutation testing of the ingest core (pyproject [tool.mutmut]) against the fast tests; long
+# (tens of minutes on two cores), so not part of `make test`. Results: `$(BIN)/mutmut results`.
+mutation: $(STAMP)
+	rm -rf mutants
+	HYPOTHESIS_PROFILE=dev $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SRC)
@@ -76,4 +92,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

@@ -19,9 +19,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
+from app import graphql_http
 from app.access import GuardedViews
 from app.auth import CLIENT_MESSAGE, AuthError, Principal
 from app.documents import DocumentRefused, TrustedDocuments
@@ -100,11 +104,16 @@ class FactviewGraphQL(GraphQL[Context, None]):
             return
         runtime: Runtime = request.app.state.runtime
         assert runtime.verifier is not None
+        authorization = request.headers.get("authorization")
         try:
-            principal = await runtime.verifier.verify(request.headers.get("authorization"))
+            principal = await runtime.verifier.verify(authorization)
         except AuthError as exc:
             log.info("token refused", reason=str(exc))
-            await _error(401, "UNAUTHENTICATED", CLIENT_MESSAGE)(scope, receive, send)
+            media_type = graphql_http.response_media_type(request.headers.get("accept"))
+            refusal = graphql_http.unauthenticated(
+                CLIENT_MESSAGE, authorization is not None, media_type
+            )
+            await refusal(scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state["principal"], state["authorization"] = principal, request.headers["authorization"]
@@ -148,6 +157,10 @@ class FactviewGraphQL(GraphQL[Context, None]):
         try:
             async with asyncio.timeout(self.settings.operation_timeout_seconds):
                 await super().__call__(scope, counted_receive, tracked_send)
+        except graphql_http.MutationOverGet:
+            accept = Request(scope).headers.get("accept")
+            refusal = graphql_http.mutation_over_get(graphql_http.response_media_type(accept))
+            await refusal(scope, receive, send)
         except DocumentRefused as exc:
             log.info("document refused", code=exc.code)
             await _error(400, exc.code, str(exc))(scope, receive, send)
@@ -161,6 +174,51 @@ class FactviewGraphQL(GraphQL[Context, None]):
             if not started:
                 message = f"operation took over {self.settings.operation_timeout_seconds:g}s"
                 await _error(504, "OPERATION_TIMEOUT", message)(scope, receive, send)
+
+    # The GraphQL-over-HTTP specification (app/graphql_http.py): the media type the client
+    # accepts, no `data` before execution, 405 for a mutation over GET. strawberry hands
+    # process_result the request and create_response the sub-response: the request's state
+    # carries the sub-response between them.
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = graphql_http.response_media_type(request.headers.get("accept"))
+        request.state.sub_response = sub_response
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        body = await super().process_result(request, result)
+        sub_response: Response | None = getattr(request.state, "sub_response", None)
+        if request.scope["type"] != "http" or sub_response is None:
+            return body
+        shaped, status = graphql_http.shape(
+            dict(body), result, sub_response.media_type or graphql_http.JSON
+        )
+        if status is not None:
+            sub_response.status_code = status
+        return shaped  # type: ignore[return-value]
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or graphql_http.JSON
+        response.headers["content-type"] = graphql_http.content_type(media_type)
+        return response
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            cause = exc.__cause__
+            if (
+                isinstance(cause, InvalidOperationTypeError)
+                and cause.operation_type is OperationType.MUTATION
+            ):
+                raise graphql_http.MutationOverGet() from exc
+            raise
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime

@@ -65,8 +65,10 @@ class TokenVerifier:
         # Algorithms are pinned per key source, so a token cannot pick how it is checked
         # (no `none`, and no HS256 signed with a published public key).
         self.algorithms = ["HS256"] if secret is not None else ["RS256", "ES256"]
+        # The key set is cached (lifespan) and refetched for an unknown kid; no per-key cache
+        # on top (cache_keys), which kept a key the provider had retired valid until restart.
         self._jwks = (
-            jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            jwt.PyJWKClient(jwks_url, cache_keys=False, lifespan=300, timeout=5)
             if jwks_url is not None
             else None
         )

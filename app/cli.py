@@ -1,4 +1,4 @@
-"""The `factview` command: serve, consume, rebuild, dev."""
+"""The `factview` command: serve, consume, rebuild, refold, dev, dead letters, schema, owner."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import contextlib
 import signal
 import sys
 from collections.abc import Coroutine
+from importlib.metadata import version
+from os import PathLike
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
+import typer.core
 import uvloop
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from app.auth import AuthNotConfigured
 from app.embedded import EmbeddedServerError
@@ -20,10 +25,61 @@ from app.serving import ServerFailed
 from app.settings import Settings
 from app.store import StoreUnavailable, connected
 from consumers.runner import BrokerUnavailable
+from upstream.settings import OwnerSettings
+
+
+def _value_placeholder(
+    param: typer.core.TyperArgument | typer.core.TyperOption, ctx: object
+) -> str | None:
+    """What help shows after an option: its metavar (`--port PORT`), nothing for a flag or an
+    argument (the argument's name says it). typer labels each with its Python type
+    (`<list[str]>`, `<bool>`) and has no switch for that, so the label is replaced here."""
+    if isinstance(param, typer.core.TyperOption) and not param.is_flag:
+        return param.metavar or (param.name or "value").upper()
+    return None
+
+
+typer.core.TyperArgument.display_type_rich = _value_placeholder  # type: ignore[assignment,method-assign]
+typer.core.TyperOption.display_type_rich = _value_placeholder  # type: ignore[assignment,method-assign]
+
+
+def _reads(what: str, settings: type[BaseSettings] = Settings) -> str:
+    """The help paragraph naming where a command's settings come from."""
+    files = settings.model_config.get("env_file") or ()
+    names = [str(files)] if isinstance(files, str | PathLike) else [str(f) for f in files]
+    return (
+        f"Reads {what} from the environment, else from {' and '.join(names)} "
+        "in the working directory."
+    )
+
+
+EVERY_SETTING = "every setting (the table in README.md: KAFKA_*, MONGODB_*, AUTH_*, OWNER_*, …)"
+DATABASE = "MONGODB_URI, MONGODB_DATABASE and STARTUP_TIMEOUT_SECONDS"
 
 cli = typer.Typer(
-    help="factview: a GraphQL read service folded from Fact Events.", no_args_is_help=True
+    help="factview: a GraphQL read service folded from Fact Events.",
+    no_args_is_help=True,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"factview {version('factview')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def main_options(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        is_eager=True,
+        callback=_show_version,
+    ),
+) -> None:
+    pass
+
 
 _EXPECTED = (
     AuthNotConfigured,
@@ -63,7 +119,9 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
         pass
 
 
-@cli.command()
+@cli.command(
+    help=f"Run the GraphQL API and the consumers in one process.\n\n{_reads(EVERY_SETTING)}"
+)
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="HTTP port."),
@@ -117,11 +175,14 @@ async def _serve(settings: Settings, host: str, port: int, consume: bool) -> Non
         await runtime.stop()
 
 
-@cli.command("trusted-documents")
+@cli.command(
+    "trusted-documents",
+    help="Write the web app's trusted-documents manifest from its source (needs node)."
+    "\n\nReads no settings.",
+)
 def trusted_documents(
     check: bool = typer.Option(False, "--check", help="Only say whether the file is current."),
 ) -> None:
-    """Write the web app's trusted-documents manifest from its source (needs node)."""
     from app.web.manifest import MANIFEST, ManifestSourceError, page_documents, render
 
     try:
@@ -137,9 +198,11 @@ def trusted_documents(
     typer.echo(f"wrote {MANIFEST}")
 
 
-@cli.command()
+@cli.command(
+    help="Run the consumers alone (no API).\n\n"
+    + _reads("the KAFKA_*, MONGODB_*, LOG_* settings and STARTUP_TIMEOUT_SECONDS")
+)
 def consume() -> None:
-    """Run the consumers alone (no API)."""
     settings = _settings()
     _run(_consume(settings))
 
@@ -165,13 +228,21 @@ async def _consume(settings: Settings) -> None:
             _fail(f"consumer stopped: {type(exc).__name__}: {exc}")
 
 
-@cli.command()
+@cli.command(
+    help="Rebuild views from the local event log while consumers keep running, then swap."
+    f"\n\n{_reads(DATABASE)}"
+)
 def rebuild(
-    views: list[str] = typer.Argument(None, help="Views to rebuild (default: all)."),
-    lock_seconds: float = typer.Option(30.0, help="Expiry of the rebuild lock if we die."),
-    chunk: int = typer.Option(500, help="Documents written to the shadow per round trip."),
+    views: list[str] = typer.Argument(
+        None, metavar="VIEW", help="Views to rebuild: account, customer (default: all)."
+    ),
+    lock_seconds: float = typer.Option(
+        30.0, metavar="SECONDS", help="Expiry of the rebuild lock if we die."
+    ),
+    chunk: int = typer.Option(
+        500, metavar="N", help="Documents written to the shadow per round trip."
+    ),
 ) -> None:
-    """Rebuild views from the local event log while consumers keep running, then swap."""
     from app.rebuild_command import run_rebuild, with_dependents
     from consumers.projections import PROJECTIONS, by_name
     from consumers.rebuild_lock import LockHeld
@@ -188,13 +259,18 @@ def rebuild(
         _fail(str(exc))
 
 
-@cli.command()
+@cli.command(
+    help="Fold just these documents again from the log, in one transaction.\n\n"
+    "An id of which neither the log nor the view knows anything fails the command (exit 1)."
+    f"\n\n{_reads(DATABASE)}"
+)
 def refold(
-    view: str = typer.Argument(..., help="The view (account, customer)."),
-    ids: list[str] = typer.Option(..., "--id", help="Document id to fold again (repeatable)."),
+    view: str = typer.Argument(..., metavar="VIEW", help="The view: account or customer."),
+    ids: list[str] = typer.Option(
+        ..., "--id", metavar="ID", help="Document id to fold again (repeatable)."
+    ),
 ) -> None:
-    """Fold just these documents again from the log, in one transaction."""
-    from app.rebuild_command import run_refold
+    from app.rebuild_command import UnknownIds, run_refold
     from consumers.projections import by_name
 
     settings = _settings()
@@ -202,29 +278,45 @@ def refold(
         projection = by_name(view)
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    _run(run_refold(settings, projection, ids, _cli_actor()))
+    try:
+        _run(run_refold(settings, projection, ids, _cli_actor()))
+    except UnknownIds as exc:
+        _fail(str(exc))
 
 
-@cli.command()
-def dev(port: int = typer.Option(8000, help="factview's HTTP port.")) -> None:
-    """Start broker, database, demo owners and factview on this machine, with demo data."""
+@cli.command(
+    help="Start broker, database, demo owners and factview on this machine, with demo data."
+    "\n\nReads no settings: it starts its own servers on free ports, prints their addresses "
+    "and tokens, and writes them to ENV_FILE (.env.dev) for the other commands to read."
+)
+def dev(
+    port: int = typer.Option(8000, help="factview's HTTP port."),
+    env_file: Path = typer.Option(
+        Path(".env.dev"), help="Where to write the stack's settings for other factview commands."
+    ),
+) -> None:
     from app.dev import run_dev
 
     # A person watches this terminal: readable lines, warnings and up.
     configure_logging("console", "WARNING")
-    _run(run_dev(port))
+    _run(run_dev(port, env_file))
 
 
 dead_letters = typer.Typer(help="Records that could not be decoded: list and redrive them.")
 cli.add_typer(dead_letters, name="dead-letters")
 
 
-@dead_letters.command("list")
+@dead_letters.command(
+    "list",
+    help="Show dead letters: where each record sat, how often it failed and why.\n\n"
+    + _reads(DATABASE),
+)
 def dead_letters_list(
-    status: str = typer.Option("pending", help="pending, redriven, discarded or all."),
-    limit: int = typer.Option(100, min=1, help="At most this many, oldest first."),
+    status: str = typer.Option(
+        "pending", metavar="STATUS", help="pending, redriven, discarded or all."
+    ),
+    limit: int = typer.Option(100, min=1, metavar="N", help="At most this many, oldest first."),
 ) -> None:
-    """Show dead letters: where each record sat, how often it failed and why."""
     from consumers.dead_letters import STATUSES
 
     if status != "all" and status not in STATUSES:
@@ -246,11 +338,16 @@ async def _dead_letters_list(settings: Settings, status: str | None, limit: int)
     typer.echo(f"{len(letters)} dead letter(s)", err=True)
 
 
-@dead_letters.command("redrive")
+@dead_letters.command(
+    "redrive",
+    help="Decode the stored records again and fold those that now decode, once.\n\n"
+    + _reads(f"{DATABASE} and KAFKA_GROUP_ID"),
+)
 def dead_letters_redrive(
-    ids: list[str] = typer.Argument(None, help="Letters to redrive (default: every pending one)."),
+    ids: list[str] = typer.Argument(
+        None, metavar="ID", help="Letters to redrive (default: every pending one)."
+    ),
 ) -> None:
-    """Decode the stored records again and fold those that now decode, once."""
     settings = _settings()
     _run(_dead_letters_redrive(settings, ids or None))
 
@@ -301,14 +398,22 @@ async def _dead_letters_discard(settings: Settings, letter_id: str, reason: str)
     typer.echo(f"{letter['_id']}  discarded by {letter['discardedBy']}: {reason}")
 
 
-@cli.command()
+@cli.command(
+    help="Print a topic's records as JSON lines (key, partition, offset, event): watch a chain."
+    f"\n\n{_reads('KAFKA_BOOTSTRAP_SERVERS and STARTUP_TIMEOUT_SECONDS')}"
+)
 def tail(
-    topic: str = typer.Argument(..., help="The topic to read, e.g. PUBLISH_TOPIC's."),
+    topic: str = typer.Argument(
+        ..., metavar="TOPIC", help="The topic to read, e.g. PUBLISH_TOPIC's."
+    ),
     from_beginning: bool = typer.Option(True, help="Start at the oldest record, else the newest."),
-    count: int = typer.Option(0, min=0, help="Stop after this many records (0: follow)."),
-    idle: float = typer.Option(0.0, min=0, help="Stop after this many seconds with nothing new."),
+    count: int = typer.Option(
+        0, min=0, metavar="N", help="Stop after this many records (0: follow)."
+    ),
+    idle: float = typer.Option(
+        0.0, min=0, metavar="SECONDS", help="Stop after this many seconds with nothing new."
+    ),
 ) -> None:
-    """Print a topic's records as JSON lines (key, partition, offset, event): watch a chain."""
     settings = _settings()
     _run(_tail(settings, topic, from_beginning, count, idle))
 
@@ -329,18 +434,22 @@ async def _tail(
         typer.echo(line)
 
 
-@cli.command()
+@cli.command(
+    help="Run one demo owner service (its SQLite store, outbox and relay to Kafka).\n\n"
+    + _reads(
+        "KAFKA_BOOTSTRAP_SERVERS, OWNER_DATABASE_PATH, OWNER_TOPIC and the AUTH_* settings",
+        OwnerSettings,
+    )
+)
 def owner(
-    service: str = typer.Argument(..., help="customers or accounts"),
+    service: str = typer.Argument(..., metavar="SERVICE", help="customers or accounts."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8001, help="HTTP port."),
 ) -> None:
-    """Run one demo owner service (its SQLite store, outbox and relay to Kafka)."""
     from pydantic import ValidationError as SettingsError
 
     from app.auth import verifier_from
     from upstream import accounts, customers
-    from upstream.settings import OwnerSettings
 
     apps = {"customers": customers.create_app, "accounts": accounts.create_app}
     if service not in apps:
@@ -363,6 +472,17 @@ async def _serve_owner(app: Any, host: str, port: int) -> None:
     import uvicorn
 
     await uvicorn.Server(uvicorn.Config(app, host=host, port=port)).serve()
+
+
+@cli.command(
+    "schema",
+    help="Print the GraphQL schema (SDL), as committed in schema.graphql: the file frontends "
+    "generate types from.\n\nReads no settings.",
+)
+def print_sdl() -> None:
+    from schema import sdl
+
+    typer.echo(sdl(), nl=False)
 
 
 def main() -> None:

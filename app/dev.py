@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
+import shutil
 import signal
 import socket
 import tempfile
@@ -17,6 +19,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import SecretStr
 from rich.console import Console
+from starlette.applications import Starlette
 
 from app.asgi import create_app
 from app.auth import Role, token_for, verifier_from
@@ -26,23 +29,20 @@ from app.runtime import Runtime
 from app.serving import RunningServer, start_server
 from app.settings import Settings
 from app.topics import ensure_topics
+from upstream import dev_seed
 
 HOST = "127.0.0.1"
 CUSTOMERS_TOPIC = "customers.facts"
 ACCOUNTS_TOPIC = "accounts.facts"
 # factview's own Fact Events (consumers/outbox.py): the C -> D link of the chain.
 PUBLISH_TOPIC = "customer-overview.facts"
+# Where the stack's settings go, for the commands run in a second terminal (rebuild, refold,
+# dead-letters): Settings reads this file when it is present.
+ENV_FILE = Path(".env.dev")
 
-# The article's bank example and a few more: money moves through the owners, never the views.
+# A few customers besides the seeded story's (upstream/dev_seed.py): created through the
+# owners' HTTP API now, as any client would.
 DEMO: list[dict[str, Any]] = [
-    {
-        "name": "Ada Lovelace",
-        "email": "ada@example.com",
-        "accounts": [
-            ("EUR", [("deposit", "10.00"), ("withdraw", "3.00")]),
-            ("USD", [("deposit", "250.00")]),
-        ],
-    },
     {
         "name": "Grace Hopper",
         "email": "grace@example.com",
@@ -91,13 +91,24 @@ async def seed(customers_url: str, accounts_url: str, staff_token: str) -> list[
     return ids
 
 
-async def run_dev(port: int) -> None:
-    from upstream import accounts, customers
-
-    console = Console()
-    _check_port(port)
+async def run_dev(port: int, env_file: Path = ENV_FILE) -> None:
+    # soft_wrap: lines keep their length when the output is not a terminal (URLs carry tokens).
+    console = Console(soft_wrap=True)
+    check_port(port)
     work = Path(tempfile.mkdtemp(prefix="factview-dev-"))
     console.print(f"[dim]starting Tansu and SecantusDB (logs in {work})…[/]")
+    try:
+        await _run_stack(console, port, work, env_file)
+    except Exception:
+        console.print(f"[dim]server logs kept in {work}[/]")
+        raise
+    # Stopped as asked (or interrupted while starting): nothing of this run is worth keeping.
+    shutil.rmtree(work, ignore_errors=True)
+
+
+async def _run_stack(console: Console, port: int, work: Path, env_file: Path) -> None:
+    from upstream import accounts, customers
+
     # Started from the loop's own thread: the servers die with the thread that started them.
     kafka = start_tansu(None, work)
     async with _server(kafka):
@@ -116,58 +127,54 @@ async def run_dev(port: int) -> None:
                 accounts_owner_url=f"http://{HOST}:{accounts_port}",
                 publish_topic=PUBLISH_TOPIC,
                 graphiql=True,
+                # GraphiQL's docs, autocomplete and validation need the schema; production
+                # keeps both off (the defaults).
+                introspection=True,
                 web_app=True,
                 auth_jwt_secret=SecretStr(secrets.token_urlsafe(32)),
             )
             # The owners verify tokens with factview's settings: one secret for the whole stack.
             verifier = verifier_from(settings)
+            owner_apps = (
+                customers.create_app(
+                    str(work / "customers.sqlite3"), bootstrap, CUSTOMERS_TOPIC, verifier=verifier
+                ),
+                accounts.create_app(
+                    str(work / "accounts.sqlite3"), bootstrap, ACCOUNTS_TOPIC, verifier=verifier
+                ),
+            )
             owners: list[RunningServer] = []
             try:
-                owners.append(
-                    await start_server(
-                        customers.create_app(
-                            str(work / "customers.sqlite3"),
-                            bootstrap,
-                            CUSTOMERS_TOPIC,
-                            verifier=verifier,
-                        ),
-                        HOST,
-                        customers_port,
-                    )
-                )
-                owners.append(
-                    await start_server(
-                        accounts.create_app(
-                            str(work / "accounts.sqlite3"),
-                            bootstrap,
-                            ACCOUNTS_TOPIC,
-                            verifier=verifier,
-                        ),
-                        HOST,
-                        accounts_port,
-                    )
-                )
+                for owner_app, owner_port in zip(
+                    owner_apps, (customers_port, accounts_port), strict=True
+                ):
+                    owners.append(await start_server(owner_app, HOST, owner_port))
                 runtime = await Runtime.start(settings)
                 try:
                     api = await start_server(create_app(settings, runtime), HOST, port)
                     try:
                         staff = dev_token(settings, "dev-staff", "staff")
-                        ids = await seed(owners[0].url, owners[1].url, staff)
-                        _banner(
-                            console,
-                            api.url,
-                            owners,
-                            ids,
-                            bootstrap,
-                            settings.mongodb_uri,
-                            web_app_urls(api.url, settings, ids),
-                            {
-                                "staff": staff,
-                                "customer": dev_token(settings, ids[0], "customer"),
-                            },
-                        )
-                        await _until_stopped()
-                        console.print("[dim]stopping…[/]")
+                        ids = await _seed(owner_apps, owners, staff)
+                        written = write_env_file(env_file, settings, api.url)
+                        try:
+                            _banner(
+                                console,
+                                api.url,
+                                owners,
+                                ids,
+                                bootstrap,
+                                settings.mongodb_uri,
+                                web_app_urls(api.url, settings, ids),
+                                {
+                                    "staff": staff,
+                                    "customer": dev_token(settings, ids[0], "customer"),
+                                },
+                                env_file,
+                            )
+                            await _until_stopped()
+                            console.print("[dim]stopping…[/]")
+                        finally:
+                            remove_env_file(env_file, written)
                     finally:
                         await api.stop()
                 finally:
@@ -177,13 +184,65 @@ async def run_dev(port: int) -> None:
                     await owner.stop()
 
 
-def _check_port(port: int) -> None:
+async def _seed(
+    owner_apps: tuple[Starlette, Starlette], owners: list[RunningServer], staff_token: str
+) -> list[str]:
+    """The story, straight into the owners' stores, then the customers made over HTTP: the ids."""
+    customers, accounts = (app.state.owner for app in owner_apps)
+    await asyncio.to_thread(dev_seed.seed_customers, customers)
+    await asyncio.to_thread(dev_seed.seed_accounts, accounts)
+    for owner in (customers, accounts):  # publish the story now, not at the relay's next poll
+        owner.relay.notify()
+    return [dev_seed.CUSTOMER, *await seed(owners[0].url, owners[1].url, staff_token)]
+
+
+def check_port(port: int) -> None:
     # Fail before starting anything, rather than after the servers and seed data are up.
     with socket.socket() as s:
+        # As uvicorn binds: connections of a stopped run lingering in TIME_WAIT do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:
-            raise EmbeddedServerError(f"port {HOST}:{port} is in use; pass --port") from None
+            raise EmbeddedServerError(
+                f"port {HOST}:{port} is in use; pass --port (make run PORT=…)"
+            ) from None
+
+
+def env_file_text(settings: Settings, api_url: str) -> str:
+    """The stack's settings as `.env` lines, for commands run against it from this folder."""
+    assert settings.auth_jwt_secret is not None
+    values = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "KAFKA_TOPICS": ",".join(settings.kafka_topics),
+        "MONGODB_URI": settings.mongodb_uri,
+        "MONGODB_DATABASE": settings.mongodb_database,
+        "CUSTOMERS_OWNER_URL": settings.customers_owner_url,
+        "ACCOUNTS_OWNER_URL": settings.accounts_owner_url,
+        "AUTH_JWT_SECRET": settings.auth_jwt_secret.get_secret_value(),
+    }
+    lines = [
+        f"# Written by `factview dev` (pid {os.getpid()}) for the stack at {api_url}.",
+        "# factview commands run from this folder read it; it is removed when that stack stops.",
+        *(f"{name}='{value}'" for name, value in values.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_env_file(path: Path, settings: Settings, api_url: str) -> str:
+    text = env_file_text(settings, api_url)
+    # Owner-only: it holds this run's token secret.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    return text
+
+
+def remove_env_file(path: Path, written: str) -> None:
+    # Only our own: another dev stack started since may have written its settings there.
+    with contextlib.suppress(OSError):
+        if path.read_text() == written:
+            path.unlink()
 
 
 def dev_token(settings: Settings, subject: str, role: Role) -> str:
@@ -212,25 +271,30 @@ def _banner(
     mongo_uri: str,
     web_urls: list[tuple[str, str]],
     tokens: dict[str, str],
+    env_file: Path,
 ) -> None:
     console.print()
     console.print(f"[bold green]factview is up.[/] GraphiQL: [bold]{api_url}/graphql[/]")
     for label, url in web_urls:
-        console.print(f"  {label}: [bold]{url}[/]", soft_wrap=True)
-    console.print(f"  staff token: {tokens['staff']}", soft_wrap=True)
-    console.print(f"  customer token ({ids[0]}): {tokens['customer']}", soft_wrap=True)
+        console.print(f"  {label}: [bold]{url}[/]")
+    console.print(f"  staff token: {tokens['staff']}")
+    console.print(f"  customer token ({ids[0]}): {tokens['customer']}")
     headers = json.dumps({"Authorization": f"Bearer {tokens['staff']}"})
     # GraphiQL fills its headers editor from ?headers= and sends them in connection_init too.
     graphiql_staff = f"{api_url}/graphql?{urlencode({'headers': headers}, quote_via=quote)}"
-    console.print(f"  GraphiQL as staff: {graphiql_staff}", soft_wrap=True)
+    console.print(f"  GraphiQL as staff: {graphiql_staff}")
     console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
     console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
     console.print(
         f"  watch what factview publishes: KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
-        f".venv/bin/factview tail {PUBLISH_TOPIC}",
-        soft_wrap=True,
+        f".venv/bin/factview tail {PUBLISH_TOPIC}"
     )
     console.print(f"  demo customers: {', '.join(ids)}")
+    console.print(
+        f"  seeded: {dev_seed.CUSTOMER} ({dev_seed.NAME}) with {dev_seed.EUR_ACCOUNT} and "
+        f"{dev_seed.USD_ACCOUNT}, the article's bank story dated {dev_seed.STORY_START:%Y-%m-%d}"
+    )
+    console.print(f"  settings for factview commands in another terminal: {env_file}")
     console.print(
         "  try: { customers { nodes { id name totalBalance accounts { id currency balance } } } }"
     )

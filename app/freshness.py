@@ -36,6 +36,7 @@ class Freshness:
         self.projections = projections
         self.max_age = max_age_seconds
         self._read_at = float("-inf")
+        self._read_started = float("-inf")
         self._newest: dict[str, datetime] = {}
         # One read at a time: when the cache expires under load, every request in flight
         # would otherwise ask at once (a sorted find_one costs SecantusDB ~50-100 ms; 32
@@ -43,19 +44,28 @@ class Freshness:
         self._reading = asyncio.Lock()
         self._by_subject: OrderedDict[str, tuple[float, dict[str, datetime]]] = OrderedDict()
 
-    async def newest(self) -> dict[str, datetime]:
-        """View name → newest folded event time (views with nothing folded are absent)."""
-        if time.monotonic() - self._read_at > self.max_age:
+    async def newest(self, fresh: bool = False) -> dict[str, datetime]:
+        """View name → newest folded event time (views with nothing folded are absent).
+
+        `fresh`: from a read that began after this call, not the cache; a mutation's answer
+        must not say its view is older than the write it just folded.
+        """
+        asked = time.monotonic()
+        if fresh or asked - self._read_at > self.max_age:
             async with self._reading:
-                if time.monotonic() - self._read_at > self.max_age:  # nobody read it meanwhile
+                # Someone else may have read meanwhile: late enough for this caller?
+                if self._read_started < asked if fresh else self._expired():
                     await self._read()
         return dict(self._newest)
 
-    async def newest_for(self, subject: str) -> dict[str, datetime]:
+    def _expired(self) -> bool:
+        return time.monotonic() - self._read_at > self.max_age
+
+    async def newest_for(self, subject: str, fresh: bool = False) -> dict[str, datetime]:
         """Like newest(), over what one customer may read: when anyone else acted stays hidden."""
         now = time.monotonic()
         cached = self._by_subject.get(subject)
-        if cached is not None and now - cached[0] <= self.max_age:
+        if not fresh and cached is not None and now - cached[0] <= self.max_age:
             return dict(cached[1])
         newest: dict[str, datetime] = {}
         for projection in self.projections:
@@ -69,6 +79,7 @@ class Freshness:
             )
             if doc is not None:
                 newest[projection.name] = doc["updatedAt"]
+        newest = self._with_joins(newest)
         self._by_subject[subject] = (now, newest)
         self._by_subject.move_to_end(subject)
         while len(self._by_subject) > _CACHED_SUBJECTS:
@@ -76,6 +87,7 @@ class Freshness:
         return dict(newest)
 
     async def _read(self) -> None:
+        started = time.monotonic()
         newest: dict[str, datetime] = {}
         for projection in self.projections:
             doc = await self.db[projection.collection].find_one(
@@ -85,4 +97,15 @@ class Freshness:
             )
             if doc is not None:
                 newest[projection.name] = doc["updatedAt"]
-        self._newest, self._read_at = newest, time.monotonic()
+        newest = self._with_joins(newest)
+        self._newest, self._read_at, self._read_started = newest, time.monotonic(), started
+
+    def _with_joins(self, newest: dict[str, datetime]) -> dict[str, datetime]:
+        """A view that embeds another (a customer its accounts) changes when the embedded
+        documents do, though its own updatedAt counts only its own events."""
+        for projection in self.projections:
+            joined = projection.join.view if projection.join is not None else None
+            if joined in newest:
+                own = newest.get(projection.name)
+                newest[projection.name] = max(newest[joined], own) if own else newest[joined]
+        return newest

@@ -56,8 +56,10 @@ class History:
         state = fold(AccountProjection, account_id, standing)
         currency = state["currency"]
         if currency is None:
+            # The earliest in business-time order: ties broken by (source, id) as folds do.
             first = await self.db.events.find_one(
-                self._log(account_id, _MOVEMENTS, bound), sort=[("timeKey", ASCENDING)]
+                self._log(account_id, _MOVEMENTS, bound),
+                sort=[("timeKey", ASCENDING), ("source", ASCENDING), ("id", ASCENDING)],
             )
             currency = (first or {}).get("data", {}).get("currency")
         past = await self.transactions.past(account_id, as_of)

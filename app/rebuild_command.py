@@ -78,7 +78,8 @@ def _summary(result: RebuildResult) -> str:
 async def run_rebuild(
     settings: Settings, views: list[type[Projection]], lock_seconds: float, chunk: int
 ) -> None:
-    console = Console(stderr=True)
+    # soft_wrap: a summary line stays one line in a log or a pipe (rich wraps at 80 there).
+    console = Console(stderr=True, soft_wrap=True)
     async with connected(settings) as db:
         await ensure_indexes(db)
         # Refuse before drawing anything, so a refusal is the one line `_fail` prints.
@@ -110,15 +111,28 @@ async def run_rebuild(
                 progress.console.print(_summary(result))
 
 
+class UnknownIds(Exception):
+    """Ids a command was asked about that nothing is known of."""
+
+
 async def run_refold(
     settings: Settings, projection: type[Projection], ids: list[str], actor: str
 ) -> None:
+    """Refold each id; UnknownIds (after the others are done) for ids neither the log nor the
+    view knows: most likely a typo, which "document removed" would hide."""
     from app.operations import Operations
 
     async with connected(settings) as db:
+        stored = set(await db[projection.collection].distinct("_id", {"_id": {"$in": ids}}))
         states = await Operations(db, settings.kafka_group_id, actor).refold(projection, ids)
+    unknown = [key for key, folded in states.items() if folded is None and key not in stored]
     for key, folded in states.items():
-        if folded is None:
-            typer.echo(f"{projection.name} {key}: no events in the log; document removed")
-        else:
+        if folded is not None:
             typer.echo(f"{projection.name} {key}: refolded, version {folded[0].get('version', 0)}")
+        elif key in stored:
+            typer.echo(f"{projection.name} {key}: no events in the log; document removed")
+    if unknown:
+        raise UnknownIds(
+            f"nothing is known about {projection.name} {', '.join(unknown)}: "
+            f"no events in the log and no document in {projection.collection}"
+        )

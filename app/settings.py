@@ -1,4 +1,4 @@
-"""The one settings object: read from the environment (and .env) once, at start."""
+"""The one settings object: read from the environment (and .env, .env.dev) once, at start."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ class AuthSettings(BaseSettings):
     """How bearer tokens are verified: factview and the demo owners read the same settings,
     so an owner checks a forwarded token by exactly the rules factview applied."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # `.env.dev` is written by a running `factview dev` (and removed when it stops), so commands
+    # run beside it reach its servers; it wins over `.env`, the environment wins over both.
+    model_config = SettingsConfigDict(env_file=(".env", ".env.dev"), extra="ignore")
 
     # Authentication (CONTRACT §5): exactly one key source, checked when serving (consumers
     # and rebuilds need none); the secret has no default.
@@ -49,7 +51,8 @@ class Settings(AuthSettings):
     # How soon the group gives up on a silent (killed) consumer and hands its partitions on;
     # 6 s is the lowest Apache Kafka accepts by default (group.min.session.timeout.ms).
     kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=300_000)
-    kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
+    # Unset: a third of the session timeout (Kafka's rule of thumb).
+    kafka_heartbeat_interval_ms: int | None = Field(default=None, ge=100, le=60_000)
     # Static membership (KIP-345): a stable id per replica (e.g. a StatefulSet pod name).
     kafka_group_instance_id: str | None = None
     # `factview serve` runs the consumers too; false: an API replica only (scale them apart).
@@ -115,7 +118,8 @@ class Settings(AuthSettings):
 
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> Settings:
-        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+        beat = self.kafka_heartbeat_interval_ms
+        if beat is not None and beat * 3 > self.kafka_session_timeout_ms:
             raise ValueError(
                 "KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS"
             )

@@ -47,7 +47,8 @@ class ConsumerConfig:
     fetch_max_wait_ms: int = 50
     # A member silent this long is dead to the group: the floor of a killed consumer's pause.
     session_timeout_ms: int = 6_000
-    heartbeat_interval_ms: int = 1_000
+    # None: a third of the session timeout (Kafka's rule of thumb).
+    heartbeat_interval_ms: int | None = None
     # Static membership (KIP-345): a restarted member with the same id takes its place back.
     group_instance_id: str | None = None
 
@@ -157,7 +158,8 @@ class ConsumerRunner:
                 group_id=self.config.group_id,
                 group_instance_id=self.config.group_instance_id,
                 session_timeout_ms=self.config.session_timeout_ms,
-                heartbeat_interval_ms=self.config.heartbeat_interval_ms,
+                heartbeat_interval_ms=self.config.heartbeat_interval_ms
+                or self.config.session_timeout_ms // 3,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 isolation_level="read_committed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 
 from schema.accounts import AccountQuery
@@ -40,3 +41,8 @@ def build_schema(limits: Limits) -> strawberry.Schema:
 
 # The plain schema, for printing the SDL and for tools; apps serve build_schema(...).
 schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
+
+
+def sdl() -> str:
+    """The schema in SDL, as committed in schema.graphql (`factview schema` prints it)."""
+    return print_schema(schema) + "\n"

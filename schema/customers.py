@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import strawberry
 
+from consumers.projections.balances import balances as balances_of
+from consumers.projections.balances import total_balance as total_balance_of
 from schema.accounts import Account
 from schema.consistency import TOKEN_DESCRIPTION, await_token
 from schema.context import Info
@@ -16,12 +18,25 @@ from schema.pagination import Connection, check_first, connection, decode_cursor
 from schema.quarantine import Quarantine
 
 
+@strawberry.type(description="What a customer holds in one currency.")
+class CurrencyBalance:
+    currency: str
+    amount: Decimal
+
+
 @strawberry.type
 class Customer:
     id: strawberry.ID
     name: str | None
     email: str | None
-    total_balance: Decimal
+    balances: list[CurrencyBalance] = strawberry.field(
+        description="One total per currency, by currency."
+    )
+    total_balance: Decimal | None = strawberry.field(
+        description="The sum of the balances when every account holds one currency; "
+        "null when they hold several.",
+        deprecation_reason="Sums across currencies are null; use `balances`.",
+    )
     # Set when the customer was read as of a business time: its accounts are read likewise.
     as_of: strawberry.Private[datetime | None] = None
     # Set when the customer's fold raised: it is stale until refolded (README "Quarantine").
@@ -29,11 +44,17 @@ class Customer:
 
     @classmethod
     def from_view(cls, doc: dict[str, Any]) -> Customer:
+        accounts = doc.get("accounts", [])
+        if "balances" in doc:
+            totals, total = doc["balances"], doc.get("totalBalance")
+        else:  # stored by an older fold, until the rebuild its version change started swaps in
+            totals, total = balances_of(accounts), total_balance_of(accounts)
         return cls(
             id=strawberry.ID(doc["id"]),
             name=doc.get("name"),
             email=doc.get("email"),
-            total_balance=doc.get("totalBalance", Decimal("0.00")),
+            balances=[CurrencyBalance(currency=b["currency"], amount=b["amount"]) for b in totals],
+            total_balance=total,
             quarantine=Quarantine.of(doc),
         )
 

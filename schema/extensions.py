@@ -79,6 +79,22 @@ class SubscriptionsOverWebSocket(SchemaExtension):
         yield
 
 
+class CodedErrors(SchemaExtension):
+    """A document the service refuses (syntax, validation, limits) says so in extensions.code.
+
+    Listed after MaskErrors, so it sees the errors before they are masked: one with no code and
+    no original error was raised by parsing or validation, never by a resolver.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or ():
+            if error.original_error is None and "code" not in (error.extensions or {}):
+                syntax = error.message.startswith("Syntax Error")
+                code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+                error.extensions = {**(error.extensions or {}), "code": code}
+
+
 class FreshnessHint(SchemaExtension):
     """Each view's newest folded event time, in the response's `extensions`."""
 
@@ -90,11 +106,18 @@ class FreshnessHint(SchemaExtension):
         principal = context.views.caller
         if principal is None:
             return {}
+        fresh = self._is_mutation()
         if principal.role == "staff":
-            newest = await freshness.newest()
+            newest = await freshness.newest(fresh=fresh)
         else:
-            newest = await freshness.newest_for(principal.subject)
+            newest = await freshness.newest_for(principal.subject, fresh=fresh)
         return {"freshness": {view: moment.isoformat() for view, moment in sorted(newest.items())}}
+
+    def _is_mutation(self) -> bool:
+        try:
+            return self.execution_context.operation_type is OperationType.MUTATION
+        except RuntimeError:  # the document did not parse, or names no such operation
+            return False
 
 
 def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
@@ -123,6 +146,7 @@ def extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
     ]
     if limits.mask_errors:
         chosen.append(partial(MaskErrors, should_mask_error=_should_mask))
+    chosen.append(CodedErrors)
     return chosen
 
 

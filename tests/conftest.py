@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from pymongo import AsyncMongoClient
 
 from app.embedded import ServerProcess, mongodb_uri, start_secantus, start_tansu
 
 LOG_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "server-logs"
+
+# `ci` (what `make test` runs): a few hundred examples for each property that does not set its
+# own count; a failure prints the blob that replays it (@reproduce_failure). `dev`: a quick loop.
+settings.register_profile("ci", max_examples=200, print_blob=True)
+settings.register_profile("dev", max_examples=30, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from cloudevents.core.v1.event import CloudEvent
 from consumers.decoding import decode
 from consumers.facts import FactEvent
 from tests.facts import account_event, at, customer_event, raw
+from tests.support.stored import LoggedEvent
 
 
 @dataclass
@@ -17,8 +18,21 @@ class Workload:
     customers: list[CloudEvent]
     accounts: list[CloudEvent]
 
-    def facts(self) -> list[FactEvent]:
-        """The events as the consumer decodes them, duplicates included."""
+    def facts(self) -> list[LoggedEvent]:
+        """The events as sent, duplicates included, for the reference fold."""
+        return [
+            LoggedEvent(
+                source=str(e.get_source()),
+                id=str(e.get_id()),
+                type=str(e.get_type()),
+                time=e.get_time(),  # type: ignore[arg-type]
+                data=e.get_data() or {},  # type: ignore[arg-type]
+            )
+            for e in self.customers + self.accounts
+        ]
+
+    def decoded(self) -> list[FactEvent]:
+        """The events as the consumer decodes them (to feed an engine), duplicates included."""
         return [decode(raw(e)) for e in self.customers + self.accounts]
 
     @property

@@ -6,12 +6,14 @@ from decimal import Decimal
 
 from consumers.facts import FactEvent
 from consumers.projection import Join, Projection, State, handles
+from consumers.projections.balances import balances, total_balance
 from consumers.projections.customer_overview import CUSTOMER_OVERVIEW
 
 
 class CustomerProjection(Projection):
     name = "customer"
-    version = 1
+    # 2: `balances` (one total per currency); `totalBalance` is null across currencies.
+    version = 2
     collection = "customers"
     key_field = "customerId"
     # Accounts name their customer; the customer document embeds them as they change.
@@ -32,6 +34,7 @@ class CustomerProjection(Projection):
             "email": None,
             "deleted": False,
             "accounts": [],
+            "balances": [],
             "totalBalance": Decimal("0.00"),
             "version": 0,
             "updatedAt": None,
@@ -74,7 +77,8 @@ class CustomerProjection(Projection):
         state["_accountsVersion"] = sum(int(a.get("version", 0)) for a in others)
         times = [a["updatedAt"] for a in others if a.get("updatedAt") is not None]
         state["_accountsUpdatedAt"] = max(times, default=None)
-        state["totalBalance"] = sum((a["balance"] for a in accounts), Decimal("0.00"))
+        state["balances"] = balances(accounts)
+        state["totalBalance"] = total_balance(accounts)
         return state
 
     @classmethod

@@ -7,12 +7,12 @@ so what is published does not depend on which totals the view happens to store.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from consumers.outbox import Publication, Published
+from consumers.projections.balances import balances
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -21,13 +21,9 @@ def money(amount: Decimal) -> str:
     return f"{amount:f}"
 
 
-def balances(accounts: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One total per currency, in currency order; an account with no currency yet adds none."""
-    totals: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
-    for account in accounts:
-        if account.get("currency"):
-            totals[account["currency"]] += account.get("balance", Decimal("0.00"))
-    return [{"currency": c, "amount": money(totals[c])} for c in sorted(totals)]
+def published_balances(accounts: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One total per currency, in currency order, money as decimal strings."""
+    return [{"currency": b["currency"], "amount": money(b["amount"])} for b in balances(accounts)]
 
 
 def overview(state: dict[str, Any]) -> Published:
@@ -59,7 +55,7 @@ def overview(state: dict[str, Any]) -> Published:
             }
             for a in sorted(accounts, key=lambda a: str(a["id"]))
         ],
-        "balances": balances(accounts),
+        "balances": published_balances(accounts),
         "version": version,
     }
     return Published(data, version, newest)

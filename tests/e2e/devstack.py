@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,9 +20,11 @@ FACTVIEW = str(Path(sys.executable).parent / "factview")
 
 
 class DevStack:
-    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+    def __init__(self, process: subprocess.Popen[str], port: int, env_file: Path) -> None:
         self.process = process
         self.port = port
+        # The stack's settings for other factview commands (`--env-file`): run them in its folder.
+        self.env_file = env_file
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -45,24 +48,30 @@ class DevStack:
 
 @contextlib.contextmanager
 def running_dev_stack() -> Iterator[DevStack]:
-    """`factview dev` on a free port; Ctrl-C (SIGINT) at the end, as a person would stop it."""
+    """`factview dev` on a free port; Ctrl-C (SIGINT) at the end, as a person would stop it.
+
+    Its `.env.dev` goes to a folder of its own, never the repository's (where other tests'
+    commands would read it). Its output is a pipe, as in CI: no terminal width to wrap at.
+    """
     port = free_port()
-    # Wide lines: the banner's URLs carry tokens and must not wrap.
-    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1"}
-    process = subprocess.Popen(
-        [FACTVIEW, "dev", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        yield DevStack(process, port)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("COLUMNS", None)
+    with tempfile.TemporaryDirectory(prefix="factview-e2e-") as folder:
+        env_file = Path(folder) / ".env.dev"
+        process = subprocess.Popen(
+            [FACTVIEW, "dev", "--port", str(port), "--env-file", str(env_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        try:
+            yield DevStack(process, port, env_file)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=30)

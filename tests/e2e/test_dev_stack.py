@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -95,8 +98,29 @@ def test_a_write_to_an_owner_shows_up_in_graphql(dev_stack: DevStack) -> None:
     }
 
 
+def test_banner_lines_are_whole_when_the_output_is_not_a_terminal(dev_stack: DevStack) -> None:
+    # devstack.py reads the output through a pipe with no COLUMNS: rich used to wrap at 80.
+    line = dev_stack.wait_for(r"GraphiQL as staff: (\S+)$").group(1)
+    headers = json.loads(parse_qs(urlsplit(line).query)["headers"][0])
+    staff = headers["Authorization"].removeprefix("Bearer ")
+    assert "errors" not in graphql(dev_stack.port, "{ __typename }", staff)
+
+
+def test_dev_serves_introspection_and_suggestions(dev_stack: DevStack) -> None:
+    # GraphiQL in dev needs the schema (docs, autocomplete, validation); production keeps
+    # both off (tests/integration/test_limits.py).
+    staff = dev_stack.wait_for(r"staff token: (\S+)").group(1)
+    intro = graphql(dev_stack.port, "{ __schema { queryType { name } } }", staff)
+    assert "errors" not in intro, intro
+    assert intro["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+    typo = graphql(dev_stack.port, "{ customerz(id: 1) { id } }", staff)
+    assert "Did you mean" in str(typo["errors"])
+
+
 def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
     dev_stack.wait_for(r"factview is up")
+    work = Path(dev_stack.wait_for(r"\(logs in (/[^)]+)\)").group(1))
+    assert work.is_dir() and dev_stack.env_file.exists()
     servers = dev_stack.wait_for(
         r"kafka: 127\.0\.0\.1:(\d+)\s+mongodb: mongodb://127\.0\.0\.1:(\d+)"
     )
@@ -109,6 +133,9 @@ def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
     assert dev_stack.process.wait(timeout=60) == 0
     # Nothing is left listening: no orphan broker, database or owner.
     assert [p for p in ports if _answers(p)] == []
+    # Nor left on disk: the servers' data and logs, the settings for other commands.
+    assert not work.exists()
+    assert not dev_stack.env_file.exists()
 
 
 def _answers(port: int) -> bool:

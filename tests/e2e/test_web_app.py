@@ -23,6 +23,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from app.auth import token_for
+from app.settings import Settings
 from tests.e2e.devstack import DevStack, running_dev_stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,6 +62,9 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
+AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
 def open_page(browser: Browser, url: str, width: int, height: int) -> tuple[Page, list[str]]:
     """A fresh page on `url`, and the list its console errors and uncaught exceptions go to."""
     context = browser.new_context(
@@ -78,6 +83,19 @@ def open_page(browser: Browser, url: str, width: int, height: int) -> tuple[Page
     return page, problems
 
 
+def assert_accessible(page: Page, state: str) -> None:
+    """axe-core (npm, pinned in tests/e2e/node) finds nothing on the page as it is now."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `make test` installs tests/e2e/node's packages")
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())  # through DevTools: the page's CSP stays as served
+    violations = page.evaluate(
+        """async () => (await axe.run(document)).violations.map(
+             (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)"""
+    )
+    assert violations == [], f"axe-core, {state}: {violations}"
+
+
 def choose(page: Page, name: str) -> None:
     select = page.get_by_label("Customer", exact=True)
     expect(select.locator("option", has_text=name)).to_have_count(1, timeout=LIVE)
@@ -89,30 +107,64 @@ def account_card(page: Page, currency: str) -> Locator:
     return page.locator("li.account").filter(has=heading)
 
 
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS `rgb(…)` colours."""
+
+    def luminance(css: str) -> float:
+        channels = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 def test_live_balances_and_writes_in_a_browser(stack: DevStack, browser: Browser) -> None:
-    # The first URL printed for the page (with a token once dev mints them).
+    # The first URL printed for the page: signed in as the seeded customer, Ada (cus-0000).
     url = stack.wait_for(r"web app: (\S+)").group(1)
     accounts_owner = stack.wait_for(r"accounts owner: (\S+)").group(1)
     staff = stack.wait_for(r"staff token: (\S+)").group(1)
     page, problems = open_page(browser, url, 1280, 900)
     page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
 
-    choose(page, "Ada Lovelace")
+    # A customer sees itself: its name, no customer picker, its accounts in a stable order.
+    expect(page.get_by_text("Signed in as Ada Lovelace")).to_be_visible(timeout=LIVE)
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=2)).to_be_visible()
+    expect(page).to_have_title("Ada Lovelace · factview accounts")
+    expect(page.get_by_label("Customer", exact=True)).to_be_hidden()
+    expect(page.locator("#picker")).to_be_hidden()
     eur = account_card(page, "EUR")
-    balance = eur.locator("output.balance")
+    balance = eur.locator(".balance")
     amount = eur.get_by_label("Amount (EUR)")
-    expect(balance).to_have_text("€7.00", timeout=LIVE)
-    expect(account_card(page, "USD").locator("output.balance")).to_have_text("$250.00")
+    expect(balance).to_have_text("€14.00", timeout=LIVE)
+    expect(account_card(page, "USD").locator(".balance")).to_have_text("$250.00")
+    expect(page.locator("li.account h3")).to_have_text(["EUR account", "USD account"])
+    # The seeded story: the correction and the late deposit, newest first.
+    expect(eur.locator(".transactions li")).to_have_count(3)
+    expect(eur.locator(".transactions li").first).to_contain_text("Withdrawal-€3.00")
+    expect(eur.locator(".transactions li").last).to_contain_text("Deposit (corrected)€12.00")
+    # The page's live regions: the connection state, page-level alerts and the one for changes;
+    # none around the customer's section, a card, a balance or a form's outcome.
+    regions = page.evaluate(
+        """() => [...document.querySelectorAll(
+             "[aria-live], output, [role=status], [role=log], [role=alert]")
+           ].map((e) => e.id || e.className || e.tagName)"""
+    )
+    assert sorted(regions) == ["announce", "customer-gone", "live", "page-error"]
+    announce = page.locator("#announce")
+    assert_accessible(page, "a customer's accounts")
 
-    # A deposit through the form: the new balance is shown from the mutation's fresh view.
+    # A deposit through the form: the new balance from the mutation's fresh view, announced once.
     amount.fill("5.25")
     eur.get_by_role("button", name="Deposit").click()
     expect(eur.locator(".form-ok")).to_have_text("Deposited €5.25.")
-    expect(balance).to_have_text("€12.25")
+    expect(balance).to_have_text("€19.25")
+    expect(announce).to_have_text("Deposited €5.25. EUR account balance €19.25")
     expect(eur.locator(".transactions li").first).to_contain_text("Deposit€5.25")
     expect(amount).to_have_value("")
 
-    # A fact the owner produces on its own (not through the page) arrives live.
+    # A fact the owner produces on its own (not through the page) arrives live, and is announced
+    # as one short sentence naming the account.
     account_id = eur.get_attribute("data-account-id")
     r = httpx.post(
         f"{accounts_owner}/accounts/{account_id}/deposits",
@@ -121,29 +173,37 @@ def test_live_balances_and_writes_in_a_browser(stack: DevStack, browser: Browser
         timeout=10,
     )
     assert r.status_code == 201, r.text
-    expect(balance).to_have_text("€112.25", timeout=LIVE)
+    expect(balance).to_have_text("€119.25", timeout=LIVE)
+    expect(announce).to_have_text("EUR account balance €119.25")
 
-    # Refusals show inline, next to the form, and change nothing.
+    # Refusals show inline, tied to the field they are about, and change nothing.
     error = eur.locator(".form-error")
     amount.fill("-5")
     eur.get_by_role("button", name="Withdraw").click()
-    expect(error).to_have_text("amount must be greater than zero")
+    expect(error).to_have_text("Amount must be greater than zero.")
     amount.fill("ten")
     eur.get_by_role("button", name="Deposit").click()
     expect(error).to_contain_text("is not an amount")
 
-    # A withdrawal that fits clears the refusal.
-    amount.fill("12.25")
+    # A withdrawal that fits clears the refusal and the field's error state.
+    amount.fill("19.25")
     eur.get_by_role("button", name="Withdraw").click()
     expect(balance).to_have_text("€100.00")
     expect(error).to_be_hidden()
+    expect(amount).not_to_have_attribute("aria-invalid", "true")
 
-    # An overdraft: the owner refuses, in its own words, and the balance stays.
+    # An overdraft: refused in the customer's terms; the balance stays; the error is linked to
+    # the amount field (read out as its description when the field gets the focus back).
     amount.fill("1000")
     eur.get_by_role("button", name="Withdraw").click()
-    expect(error).to_be_visible()
-    expect(error).to_contain_text("cannot withdraw 1000.00")
+    refusal = "Not enough money in your EUR account: balance €100.00"
+    expect(error).to_have_text(refusal)
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(amount).to_have_attribute("aria-describedby", str(error.get_attribute("id")))
+    expect(amount).to_have_accessible_description(refusal)
+    expect(amount).to_be_focused()
     expect(balance).to_have_text("€100.00")
+    assert_accessible(page, "a refused withdrawal")
 
     assert page.evaluate("window.sameDocument") is True
     ARTIFACTS.mkdir(exist_ok=True)
@@ -152,20 +212,45 @@ def test_live_balances_and_writes_in_a_browser(stack: DevStack, browser: Browser
 
 
 def staff_url(stack: DevStack) -> str:
-    """The page as staff (any customer) when dev prints such a URL, else the plain one."""
-    stack.wait_for(r"Ctrl-C stops everything")  # the whole banner is out
-    for line in stack.lines:
-        if match := re.search(r"web app as staff: (\S+)", line):
-            return match.group(1)
-    return stack.wait_for(r"web app: (\S+)").group(1)
+    return stack.wait_for(r"web app as staff: (\S+)").group(1)
 
 
-def test_phone_width_and_keyboard(stack: DevStack, browser: Browser) -> None:
-    url = staff_url(stack)
-    page, problems = open_page(browser, url, 375, 812)
-    choose(page, "Grace Hopper")
+def test_staff_picker_keyboard_and_phone_width(stack: DevStack, browser: Browser) -> None:
+    page, problems = open_page(browser, staff_url(stack), 375, 812)
+    expect(page.get_by_text("Signed in as staff (dev-staff)")).to_be_visible(timeout=LIVE)
+    select = page.get_by_label("Customer", exact=True)
+    expect(select.locator("option", has_text="Grace Hopper")).to_have_count(1, timeout=LIVE)
+    loads: list[str] = []
+    page.on(
+        "request",
+        lambda request: "query Customer(" in (request.post_data or "") and loads.append("load"),
+    )
+    page.evaluate(
+        """() => { window.busy = [];
+             new MutationObserver(() => window.busy.push(
+               document.querySelector("#customer-view").getAttribute("aria-busy"))
+             ).observe(document.querySelector("#customer-view"), {attributes: true}); }"""
+    )
+    assert_accessible(page, "the staff picker")
+
+    # Arrow keys move through the list without loading each customer on the way.
+    select.focus()
+    for _ in range(10):
+        if select.locator("option:checked").inner_text() == "Grace Hopper":
+            break
+        page.keyboard.press("ArrowDown")
+    expect(select.locator("option:checked")).to_have_text("Grace Hopper")
+    expect(page.locator("#customer-view")).to_be_hidden()
+    assert loads == []
+    page.keyboard.press("Enter")  # the commit
+    expect(page.get_by_role("heading", name="Grace Hopper", level=2)).to_be_visible(timeout=LIVE)
+    expect(page).to_have_title("Grace Hopper · factview accounts")
+    expect(page.locator("#customer-view")).not_to_have_attribute("aria-busy", "true")
+    assert loads == ["load"]
+    assert page.evaluate("window.busy") == ["true", None]  # busy while loading, then not
+
     eur = account_card(page, "EUR")
-    balance = eur.locator("output.balance")
+    balance = eur.locator(".balance")
     expect(balance).to_have_text("€1,042.25", timeout=LIVE)
 
     # Keyboard only: focus the amount, type, Enter submits with the form's first button.
@@ -173,15 +258,96 @@ def test_phone_width_and_keyboard(stack: DevStack, browser: Browser) -> None:
     page.keyboard.type("0.75")
     page.keyboard.press("Enter")
     expect(balance).to_have_text("€1,043.00")
+    expect(page.locator("#announce")).to_have_text("Deposited €0.75. EUR account balance €1,043.00")
     expect(eur.get_by_label("Amount (EUR)")).to_be_focused()
     page.keyboard.press("Tab")  # from the amount field to the Deposit button
-    expect(eur.get_by_role("button", name="Deposit")).to_be_focused()
+    deposit = eur.get_by_role("button", name="Deposit")
+    expect(deposit).to_be_focused()
+    # The focus outline stands out from the card it sits on (WCAG 1.4.11: 3:1).
+    outline = deposit.evaluate("(b) => getComputedStyle(b).outlineColor")
+    card = eur.locator("article").evaluate("(a) => getComputedStyle(a).backgroundColor")
+    assert contrast(outline, card) >= 3, (outline, card)
+    # A staff member refusing a customer's overdraft reads about "this" account, not "your".
+    eur.get_by_label("Amount (EUR)").fill("5000")
+    eur.get_by_role("button", name="Withdraw").click()
+    expect(eur.locator(".form-error")).to_have_text(
+        "Not enough money in this EUR account: balance €1,043.00"
+    )
 
     # Nothing is wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert_accessible(page, "a customer chosen by staff, at 375 px")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "app-375.png", full_page=True)
     assert problems == []
+
+
+def test_sign_in_states(stack: DevStack, browser: Browser) -> None:
+    base = f"http://127.0.0.1:{stack.port}/app"
+    customer_url = stack.wait_for(r"web app: (\S+)").group(1)
+    staff = stack.wait_for(r"staff token: (\S+)").group(1)
+    settings = Settings(_env_file=stack.env_file)  # type: ignore[call-arg]
+    page, problems = open_page(browser, base, 1024, 768)
+    form = page.locator("#sign-in")
+    signed_in = page.locator("#signed-in")
+    field = page.get_by_label("Token", exact=True)
+
+    def only_the_form(says: str | re.Pattern[str]) -> None:
+        expect(form).to_be_visible()
+        expect(page.locator("#sign-in-reason")).to_have_text(says)
+        expect(signed_in).to_be_hidden()
+        expect(page.locator("#picker")).to_be_hidden()
+        expect(page.locator("#customer-view")).to_be_hidden()
+
+    # No token: one clear state, a field to paste one.
+    only_the_form("Paste your token to see your accounts.")
+    assert_accessible(page, "signed out")
+    field.fill("not a token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(field).to_have_accessible_description(re.compile("^This is not a token"))
+    assert_accessible(page, "a pasted non-token")
+
+    # A token the server refuses (a forged signature): the form again, saying so.
+    field.fill(staff[:-4] + ("AAAA" if not staff.endswith("AAAA") else "BBBB"))
+    page.get_by_role("button", name="Sign in").click()
+    only_the_form(re.compile(r"^That token was not accepted \(.+\)\. Paste a new one\.$"))
+
+    # An expired token, stored from an earlier visit: asked for a new one, not shown an error pile.
+    stale = token_for(settings, "dev-staff", "staff", ttl_seconds=-120)
+    page.evaluate("(t) => localStorage.setItem('factview.token', t)", stale)
+    page.reload()
+    only_the_form("Your sign-in has expired. Paste a new token.")
+    assert_accessible(page, "an expired token")
+
+    # Pasting a good token signs in.
+    page.get_by_label("Token", exact=True).fill(staff)
+    page.get_by_role("button", name="Sign in").click()
+    expect(signed_in).to_contain_text("Signed in as staff (dev-staff)", timeout=LIVE)
+    expect(form).to_be_hidden()
+    expect(page.get_by_label("Customer", exact=True)).to_be_enabled(timeout=LIVE)
+
+    # A link with another token asks before replacing the stored one.
+    page.goto(customer_url)
+    switch = page.locator("#switch")
+    expect(switch).to_be_visible()
+    expect(switch).to_contain_text("signs you in as customer cus-0000")
+    expect(switch).to_contain_text("You are signed in as staff (dev-staff)")
+    expect(signed_in).to_be_hidden()
+    assert "token=" not in page.url  # taken off the address at once
+    assert_accessible(page, "asked to switch")
+    page.get_by_role("button", name="Stay signed in").click()
+    expect(signed_in).to_contain_text("Signed in as staff (dev-staff)", timeout=LIVE)
+    page.goto(customer_url)
+    page.get_by_role("button", name="Switch").click()
+    expect(signed_in).to_contain_text("Signed in as Ada Lovelace", timeout=LIVE)
+
+    # Signing out forgets the token.
+    page.get_by_role("button", name="Sign out").click()
+    only_the_form("Paste your token to see your accounts.")
+    page.reload()
+    only_the_form("Paste your token to see your accounts.")
+    # The refused forged token's 401 is the one console error this walk makes.
+    assert [p for p in problems if "401" not in p] == []
 
 
 def test_graphiql_loads_without_internet(stack: DevStack, browser: Browser) -> None:
@@ -266,3 +432,78 @@ def test_graphiql_subscription_sees_a_deposit_made_in_another_tab(
     ARTIFACTS.mkdir(exist_ok=True)
     watching.screenshot(path=ARTIFACTS / "graphiql-subscription.png")
     context.close()
+
+
+def test_older_transactions_page_back_from_the_newest(stack: DevStack, browser: Browser) -> None:
+    owners = stack.wait_for(r"customers owner: (\S+)\s+accounts owner: (\S+)")
+    staff = stack.wait_for(r"staff token: (\S+)").group(1)
+    with httpx.Client(headers={"Authorization": f"Bearer {staff}"}, timeout=10) as owner:
+        r = owner.post(f"{owners.group(1)}/customers", json={"name": "Ida", "email": "ida@x.org"})
+        customer_id = r.json()["customerId"]
+        r = owner.post(
+            f"{owners.group(2)}/accounts", json={"customerId": customer_id, "currency": "EUR"}
+        )
+        account_id = r.json()["accountId"]
+        for n in range(1, 13):  # 12 deposits: more than the newest page of 10
+            r = owner.post(
+                f"{owners.group(2)}/accounts/{account_id}/deposits", json={"amount": f"{n}.00"}
+            )
+            assert r.status_code == 201, r.text
+
+    page, problems = open_page(browser, staff_url(stack), 1024, 900)
+    choose(page, "Ida")
+    eur = account_card(page, "EUR")
+    rows = eur.locator(".transactions li")
+    expect(eur.locator(".balance")).to_have_text("€78.00", timeout=LIVE)
+    expect(rows).to_have_count(10)  # the newest 10, newest first
+    expect(rows.first).to_contain_text("Deposit€12.00")
+    expect(rows.last).to_contain_text("Deposit€3.00")
+    older = eur.get_by_role("button", name="Show older transactions")
+    older.click()
+    expect(rows).to_have_count(12)
+    expect(rows.last).to_contain_text("Deposit€1.00")
+    expect(older).to_be_hidden()
+    expect(rows.nth(10)).to_be_focused()  # where the list went on, not lost to the page
+    # A new transaction pushes the page's oldest out of the newest 10: it stays listed.
+    eur.get_by_label("Amount (EUR)").fill("13")
+    eur.get_by_role("button", name="Deposit").click()
+    expect(eur.locator(".balance")).to_have_text("€91.00")
+    expect(rows).to_have_count(13)
+    expect(rows).to_contain_text([f"€{n}.00" for n in range(13, 0, -1)])
+    assert_accessible(page, "older transactions shown")
+    assert problems == []
+
+
+def test_static_files_are_compressed_and_revalidated(stack: DevStack) -> None:
+    stack.wait_for(r"factview is up")
+    base = f"http://127.0.0.1:{stack.port}"
+    static = Path(__file__).resolve().parents[2] / "app" / "web" / "static"
+    with httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, timeout=10) as http:
+        for path, file in [
+            ("/app", "index.html"),
+            ("/app/app.js", "app.js"),
+            ("/app/app.css", "app.css"),
+        ]:
+            first = http.get(path)
+            assert first.status_code == 200, path
+            assert first.content == (static / file).read_bytes()  # httpx unzipped it
+            assert first.headers["Content-Encoding"] == "gzip", path
+            assert first.num_bytes_downloaded < len(first.content) / 2, path
+            assert "Accept-Encoding" in first.headers["Vary"]
+            assert first.headers["Cache-Control"] == "no-cache", path
+            etag = first.headers["ETag"]
+            assert etag.startswith('W/"'), etag  # one validator for both encodings
+            again = http.get(path, headers={"If-None-Match": etag})
+            assert (again.status_code, again.content) == (304, b""), path
+            assert again.headers["ETag"] == etag
+        # The page keeps its policy, fresh or revalidated.
+        page = http.get("/app")
+        revalidated = http.get("/app", headers={"If-None-Match": page.headers["ETag"]})
+        assert revalidated.status_code == 304
+        for response in (page, revalidated):
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        # A client that does not take gzip gets the plain bytes.
+        plain = http.get("/app/app.js", headers={"Accept-Encoding": "identity"})
+        assert "Content-Encoding" not in plain.headers
+        assert plain.num_bytes_downloaded == len(plain.content)

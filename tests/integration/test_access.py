@@ -192,6 +192,38 @@ async def test_a_customer_reading_anothers_account_by_id_gets_null_and_forbidden
     assert own["data"]["account"]["balance"] == "5.00"
 
 
+EVENTS = "query($s: ID!) { events(subject: $s) { nodes { type data } } }"
+ACCOUNT_AS_OF = "query($id: ID!, $t: DateTime) { account(id: $id, asOf: $t) { id balance } }"
+CUSTOMER_AS_OF = (
+    "query($id: ID!, $t: DateTime) { customer(id: $id, asOf: $t) { name accounts { balance } } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "subject", "field"),
+    [
+        (EVENTS, "bob_acc", "events"),
+        (EVENTS, "bob", "events"),
+        (ACCOUNT_AS_OF, "bob_acc", "account"),
+        (CUSTOMER_AS_OF, "bob", "customer"),
+    ],
+    ids=["events of its account", "events of the customer", "account asOf", "customer asOf"],
+)
+async def test_a_customer_reading_anothers_history_gets_forbidden(
+    fv: Factview, two_customers: dict[str, str], query: str, subject: str, field: str
+) -> None:
+    ann, target = two_customers["ann"], two_customers[subject]
+    t = at(10).isoformat()
+    body = await as_role(fv, "customer", ann, query, s=target, id=target, t=t)
+    assert body["data"] is None or body["data"] == {field: None}, body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+    assert "900" not in str(body) and "Bob" not in str(body)
+    # The same question about its own data is answered (the refusal is about whose data it is).
+    mine = two_customers["ann_acc" if subject.endswith("_acc") else "ann"]
+    own = await as_role(fv, "customer", ann, query, s=mine, id=mine, t=t)
+    assert "errors" not in own and own["data"][field], own
+
+
 async def test_a_customer_sees_only_itself_through_connections_and_edges(
     fv: Factview, two_customers: dict[str, str]
 ) -> None:
@@ -413,7 +445,8 @@ async def test_freshness_tells_a_customer_only_about_what_it_may_read(
     )
     assert staff["extensions"]["freshness"]["account"] >= at(500).isoformat()
     ann = await as_role(fv, "customer", two_customers["ann"], "{ __typename }")
+    # Her customer view embeds her account, so it is as fresh as that account: still no later.
     assert ann["extensions"]["freshness"] == {
         "account": at(2).isoformat(),
-        "customer": at(0).isoformat(),
+        "customer": at(2).isoformat(),
     }

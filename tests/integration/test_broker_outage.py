@@ -17,7 +17,7 @@ from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
 from tests.facts import produce
 from tests.integration.conftest import eventually
-from tests.scratch import differences, stored_views, views_from_scratch
+from tests.support import oracle, stored
 from tests.workload import workload
 
 
@@ -45,12 +45,26 @@ async def test_a_broker_that_comes_up_late_and_restarts_is_caught_up_with(
     async def logged() -> int:
         return await db.events.count_documents({})
 
-    # Nothing listens on the port yet: the runner must keep trying while the broker starts.
+    # No broker on the port yet, only a listener that hangs up on every connection: the runner
+    # must keep trying (and be seen trying) until the broker starts.
+    tries = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal tries
+        tries += 1
+        writer.close()
+
+    async def attempts() -> int:
+        return tries
+
+    refuser = await asyncio.start_server(hang_up, "127.0.0.1", port)
     task = asyncio.create_task(runner.run(stopping))
     broker: ServerProcess | None = None
     try:
-        await asyncio.sleep(0)  # let the runner make its first, failing, attempt
+        await eventually(attempts, lambda n: n >= 3, timeout=30)
         assert not task.done()
+        refuser.close()
+        await refuser.wait_closed()
         broker = await asyncio.to_thread(start_tansu, port, LOG_DIR)
         await ensure_topics(bootstrap, topics)
         await produce(bootstrap, topics[0], first.customers)
@@ -65,10 +79,11 @@ async def test_a_broker_that_comes_up_late_and_restarts_is_caught_up_with(
         await produce(bootstrap, topics[1], first.accounts + second.accounts)
         total = len(first.unique_ids | second.unique_ids)
         await eventually(logged, lambda n: n == total, timeout=90)
-        expected = views_from_scratch(first.facts() + second.facts())
-        assert differences(expected, await stored_views(db)) == []
+        expected = oracle.views(first.facts() + second.facts())
+        assert oracle.differences(expected, await stored.read_views(db)) == []
         assert not task.done()
     finally:
+        refuser.close()
         stopping.set()
         await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)
         if broker is not None:

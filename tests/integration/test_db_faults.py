@@ -24,7 +24,7 @@ from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
 from tests.facts import produce
 from tests.integration.conftest import eventually
-from tests.scratch import Views, differences, logged_events, stored_views, views_from_scratch
+from tests.support import oracle, stored
 from tests.workload import workload
 
 APP = "factview-under-fault"
@@ -138,7 +138,7 @@ async def test_a_database_fault_loses_and_doubles_nothing(
     finally:
         await fail_point(admin, "off", {})
 
-    expected = views_from_scratch(load.facts())
+    expected = oracle.views(load.facts())
     await eventually(
         lambda: _mismatch(consumer.db, prefix, expected, load.unique_ids),
         lambda m: m == [],
@@ -151,17 +151,14 @@ async def _count(failures: Failures, command: str) -> int:
 
 
 async def _mismatch(
-    db: AsyncDatabase[Document], prefix: str, expected: Views, ids: set[tuple[str, str]]
+    db: AsyncDatabase[Document], prefix: str, expected: oracle.Views, ids: set[tuple[str, str]]
 ) -> list[str]:
     """What differs from the from-scratch fold, among this test's entities (empty when none)."""
-    ours = {
-        # Rows are keyed by their account: theirs are the rows of this test's accounts.
-        name: {k: v for k, v in docs.items() if str(v.get("accountId", k)).startswith(prefix)}
-        for name, docs in (await stored_views(db)).items()
-    }
-    problems = differences(expected, ours)
+    problems = oracle.differences(expected, await stored.read_views(db, prefix))
     logged = [
-        (e.source, e.id) for e in await logged_events(db) if str(e.subject).startswith(prefix)
+        (e.source, e.id)
+        for e in await stored.read_log(db)
+        if str(e.data.get("accountId") or e.data.get("customerId")).startswith(prefix)
     ]
     if sorted(logged) != sorted(ids):
         problems.append(f"log: {len(logged)} events, {len(set(logged))} distinct, {len(ids)} sent")

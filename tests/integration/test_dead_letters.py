@@ -61,6 +61,7 @@ def poison_classes(a: str) -> dict[str, tuple[Record, str]]:
         "missing id": ((structured(a, drop="id"), STRUCTURED), "missing required attributes: id"),
         "missing source": ((structured(a, drop="source"), STRUCTURED), "source"),
         "missing time": ((structured(a, drop="time"), STRUCTURED), "attributes: time"),
+        "missing type": ((structured(a, drop="type"), STRUCTURED), "attributes: type"),
         "unknown specversion": (
             (structured(a, specversion="0.3"), STRUCTURED),
             "unsupported specversion '0.3'",
@@ -273,6 +274,41 @@ async def test_redrive_after_a_fix_folds_the_event_once(factview: Factview, tmp_
     assert after["status"] == "redriven"
     listed = await cli(factview, "list", "--status", "redriven", cwd=tmp_path)
     assert letter["_id"] in listed.stdout
+
+
+async def test_two_redrives_at_once_fold_the_letter_once(
+    factview: Factview, tmp_path: Path
+) -> None:
+    a = f"acc-{uuid.uuid4().hex[:8]}"
+    data = {"accountId": a, "transactionId": "t2", "amount": 7.5, "currency": "EUR"}
+    bad = structured(a, time="2026-01-01T00:00:02Z", data=data)
+    records = [deposit(a, 1, "t1", "1.00"), (bad, STRUCTURED)]
+    await produce_records(
+        factview.settings.kafka_bootstrap_servers, factview.accounts_topic, a, records
+    )
+    [letter] = await eventually(lambda: letters_for(factview, a), lambda ls: len(ls) == 1)
+    await eventually(
+        lambda: account_doc(factview, a), lambda v: v is not None and v["version"] == 1
+    )
+    fixed = bad.replace(b'"amount": 7.5', b'"amount": "7.50"')
+    await factview.runtime.db.dead_letters.update_one(
+        {"_id": letter["_id"]}, {"$set": {"value": Binary(fixed)}}
+    )
+
+    # Two operators redrive the same letter at the same moment: each run's fold and mark share
+    # one transaction, so the event is logged and folded once, whoever wins.
+    runs = await asyncio.gather(
+        *(cli(factview, "redrive", letter["_id"], cwd=tmp_path) for _ in range(2))
+    )
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    assert any("redriven: 1," in r.stdout for r in runs), [r.stdout for r in runs]
+    view = await account_doc(factview, a)
+    assert view is not None
+    assert (view["version"], view["balance"]) == (2, Decimal("8.50"))
+    logged = {"data.transactionId": "t2", "subject": a}
+    assert await factview.runtime.db.events.count_documents(logged) == 1
+    [after] = await letters_for(factview, a)
+    assert after["status"] == "redriven"
 
 
 async def test_an_unknown_status_is_a_one_line_error(factview: Factview, tmp_path: Path) -> None:

@@ -161,6 +161,49 @@ async def test_customer_total_balance_joins_two_accounts(factview: Factview) -> 
     assert acc is not None and acc["customer"] == {"id": c, "name": "Ada"}
 
 
+BALANCES = """
+query($id: ID!) { customer(id: $id) { balances { currency amount } totalBalance } }
+"""
+
+
+async def test_customer_balances_are_per_currency_and_total_balance_null_across(
+    factview: Factview,
+) -> None:
+    c, usd, eur = new_id("cus"), new_id("acc"), new_id("acc")
+    await produce(
+        factview.settings.kafka_bootstrap_servers,
+        factview.accounts_topic,
+        [
+            account_event("account.opened", usd, at(1), customerId=c, currency="USD"),
+            account_event(
+                "account.deposited", usd, at(2), transactionId="t1", amount="250.00", currency="USD"
+            ),
+            account_event("account.opened", eur, at(1), customerId=c, currency="EUR"),
+            account_event(
+                "account.deposited", eur, at(2), transactionId="t2", amount="10.00", currency="EUR"
+            ),
+            account_event(
+                "account.withdrawn", eur, at(3), transactionId="t3", amount="3.00", currency="EUR"
+            ),
+        ],
+    )
+
+    async def balances() -> dict[str, Any] | None:
+        body = await factview.graphql(BALANCES, id=c)
+        assert "errors" not in body, body
+        result: dict[str, Any] | None = body["data"]["customer"]
+        return result
+
+    expected = {
+        "balances": [
+            {"currency": "EUR", "amount": "7.00"},
+            {"currency": "USD", "amount": "250.00"},
+        ],
+        "totalBalance": None,  # not "257.00": USD and EUR do not add up
+    }
+    assert await eventually(balances, lambda v: v == expected) == expected
+
+
 async def test_a_deleted_customer_disappears(factview: Factview) -> None:
     c = new_id("cus")
     boot = factview.settings.kafka_bootstrap_servers

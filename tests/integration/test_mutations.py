@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,42 @@ async def slow_owner() -> AsyncIterator[SlowOwner]:
     finally:
         release.set()
         await server.stop()
+
+
+async def test_a_mutation_s_freshness_is_not_older_than_its_own_folded_write(
+    stack: Stack,
+) -> None:
+    fv = stack.writer
+    customer = (await call(fv, REGISTER, name="Fresh", email="fresh@example.com"))[
+        "registerCustomer"
+    ]
+    opened = await call(fv, OPEN, customerId=customer["customerId"], currency="EUR")
+    account_id = opened["openAccount"]["accountId"]
+    freshness = fv.runtime.freshness
+    assert freshness is not None
+    cached_for = freshness.max_age
+    # A cache that never expires during the test: only a read made for the mutation can
+    # show its write (with the default second, a slow fold would hide a stale answer).
+    freshness.max_age = 3600
+    try:
+        primed = await freshness.newest(fresh=True)  # now cached: the account as opened
+        response = await fv.http.post(
+            "/graphql",
+            json={
+                "query": 'mutation($id: ID!) { deposit(accountId: $id, amount: "1.00") '
+                "{ ... on DepositSucceeded { folded account { updatedAt } } } }",
+                "variables": {"id": account_id},
+            },
+        )
+    finally:
+        freshness.max_age = cached_for
+    body = response.json()
+    assert body["data"]["deposit"]["folded"] is True, body
+    written = datetime.fromisoformat(body["data"]["deposit"]["account"]["updatedAt"])
+    shown = {k: datetime.fromisoformat(v) for k, v in body["extensions"]["freshness"].items()}
+    assert primed["account"] < written
+    assert shown["account"] >= written, (shown, written)
+    assert shown["customer"] >= written, "the customer view embeds the account"
 
 
 async def test_an_owner_down_or_slow_gives_a_coded_error_within_its_timeout(

@@ -370,6 +370,33 @@ async def test_concurrent_withdrawals_never_overdraw(accounts_owner: Owner) -> N
     assert (await http.get(base)).json()["balance"] == "1.00"
 
 
+async def test_concurrent_retries_with_one_idempotency_key_write_once(
+    accounts_owner: Owner,
+) -> None:
+    http = accounts_owner.http
+    opened = await http.post("/accounts", json={"customerId": "c", "currency": "EUR"})
+    account_id = opened.json()["accountId"]
+    base = f"/accounts/{account_id}"
+    # A client that timed out retries the same deposit several times at once.
+    key = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    responses = await asyncio.gather(
+        *(http.post(f"{base}/deposits", json={"amount": "5.00"}, headers=key) for _ in range(6))
+    )
+    assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
+    assert len({r.text for r in responses}) == 1  # every retry replays the one write
+    assert (await http.get(base)).json()["balance"] == "5.00"
+    # Exactly one deposit fact was published for it.
+    marker = await http.post(f"{base}/deposits", json={"amount": "1.00"})
+    marker_id = marker.json()["factIds"][0]
+    await accounts_owner.reader.until(lambda facts: marker_id in {f.event.get_id() for f in facts})
+    deposits = [
+        f
+        for f in accounts_owner.reader.facts
+        if f.key == account_id and f.event.get_type() == "account.deposited"
+    ]
+    assert [f.event.get_id() for f in deposits] == [*responses[0].json()["factIds"], marker_id]
+
+
 async def test_relay_survives_a_broker_that_is_not_up_yet(unique: str, tmp_path: Path) -> None:
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"  # nothing listens here yet

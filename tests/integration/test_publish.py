@@ -40,7 +40,7 @@ from tests.conftest import LOG_DIR
 from tests.facts import produce
 from tests.integration.conftest import eventually
 from tests.integration.test_crash import FACTVIEW, Consumer
-from tests.scratch import differences, stored_views, views_from_scratch
+from tests.support import oracle, stored
 from tests.workload import workload
 
 KILLS = 3
@@ -171,12 +171,12 @@ async def test_published_overviews_rebuild_the_views_downstream_across_sigkills(
             consumer.start(f"publish-{unique}-{kill}")
         await send(topics[1], slices[KILLS])
 
-        expected_views = views_from_scratch(load.facts())
+        expected_views = oracle.views(load.facts())
 
         async def folded() -> list[str]:
             if await logged() < len(load.unique_ids):
                 return ["still catching up"]
-            return differences(expected_views, await stored_views(db))
+            return oracle.differences(expected_views, await stored.read_views(db))
 
         await eventually(folded, lambda m: m == [], timeout=90)
         expected = await expected_overviews(db)
@@ -245,7 +245,7 @@ async def test_redelivery_and_rebuild_publish_nothing_new(
     db = database(mongo_client, f"publish_quiet_{uuid.uuid4().hex[:10]}")
     load = workload(7, prefix="q", accounts=6, events=60)
     engine = FoldEngine(db, publish=True)
-    events = load.facts()
+    events = load.decoded()
     await engine.apply(events)
     rows = {d["_id"]: d async for d in db[OUTBOX].find({})}
     customers = {d["_id"]: d async for d in db.customers.find({})}

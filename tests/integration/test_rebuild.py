@@ -22,7 +22,7 @@ from consumers.rebuild import rebuild
 from consumers.rebuild_lock import LOCKS, LockHeld, ViewLock, lock_id
 from tests.facts import account_event, at, customer_event, message
 from tests.integration.conftest import Factview, eventually
-from tests.scratch import differences, logged_events, stored_views, views_from_scratch
+from tests.support import oracle, stored
 
 Document = dict[str, Any]
 
@@ -152,8 +152,8 @@ async def steady_producer(feed: Feed) -> AsyncIterator[None]:
 
 async def assert_views_equal_a_fold_from_scratch(fv: Factview) -> None:
     db = fv.runtime.db
-    expected = views_from_scratch(await logged_events(db))
-    assert differences(expected, await stored_views(db)) == []
+    expected = oracle.views(await stored.read_log(db))
+    assert oracle.differences(expected, await stored.read_views(db)) == []
 
 
 async def test_rebuild_while_events_flow_equals_a_fold_from_scratch(factview: Factview) -> None:

@@ -15,6 +15,8 @@ from gql.transport.websockets import WebsocketsTransport
 from pymongo import AsyncMongoClient
 
 from app.topics import ensure_topics
+from consumers.projections.account import AccountProjection
+from consumers.rebuild import rebuild
 from tests.facts import account_event, at, customer_event, produce
 from tests.integration.conftest import Factview, bearer, eventually, factview_settings
 from tests.integration.stack import running_factview, subscribe, ws_url
@@ -95,6 +97,31 @@ async def test_a_folded_fact_reaches_the_subscriber(live: Factview) -> None:
     finally:
         await sub.close()
     await eventually(lambda: _stats(live), lambda s: s.subscribers == 0)
+
+
+async def test_a_subscription_lives_through_a_rebuild_swap(live: Factview) -> None:
+    a = new_id("acc")
+    await opened(live, a)
+    sub = subscribe(live, ACCOUNT_UPDATED, id=a)
+    try:
+        assert (await sub.next())["accountUpdated"]["version"] == 1
+        # The rebuild renames its shadow over `accounts`: the collection the stream watched is
+        # replaced under it, and the stream must follow the new one.
+        result = await rebuild(live.runtime.db, AccountProjection)
+        assert result.documents >= 1
+        await produce(
+            live.settings.kafka_bootstrap_servers, live.accounts_topic, [deposit(a, "2.50", 1)]
+        )
+
+        async def latest() -> dict[str, Any]:
+            return (await sub.next(timeout=20))["accountUpdated"]
+
+        # The swap itself may show as an update of the same state; the deposit must follow.
+        update = await eventually(latest, lambda u: u["version"] == 2, timeout=30)
+        assert update["balance"] == "2.50"
+        assert not sub.ended and sub.errors == []
+    finally:
+        await sub.close()
 
 
 async def _stats(fv: Factview) -> Any:

@@ -55,3 +55,35 @@ def test_joined_embeds_account_summaries_and_sums_balances() -> None:
         {"id": "b", "currency": "EUR", "status": "OPEN", "balance": Decimal("2.25")},
     ]
     assert state["totalBalance"] == Decimal("12.75")
+    assert state["balances"] == [{"currency": "EUR", "amount": Decimal("12.75")}]
+
+
+def _account(id_: str, currency: str | None, balance: str) -> dict[str, Any]:
+    return {"id": id_, "customerId": "c1", "currency": currency, "balance": Decimal(balance)}
+
+
+def test_balances_are_one_total_per_currency_and_total_balance_is_null_across_them() -> None:
+    accounts = [
+        _account("a", "USD", "250.00"),
+        _account("b", "EUR", "10.00"),
+        _account("c", "EUR", "-3.00"),
+    ]
+    state = CustomerProjection.joined(fold(CustomerProjection, "c1", [REGISTERED]), accounts)
+    assert state["balances"] == [
+        {"currency": "EUR", "amount": Decimal("7.00")},
+        {"currency": "USD", "amount": Decimal("250.00")},
+    ]
+    assert state["totalBalance"] is None  # not "257.00": USD and EUR do not add up
+
+
+def test_an_account_of_unknown_currency_is_left_out_of_balances() -> None:
+    # Its account.opened (which names the currency) is not folded yet.
+    accounts = [_account("a", None, "5.00"), _account("b", "EUR", "1.00")]
+    state = CustomerProjection.joined(fold(CustomerProjection, "c1", [REGISTERED]), accounts)
+    assert state["balances"] == [{"currency": "EUR", "amount": Decimal("1.00")}]
+    assert state["totalBalance"] is None
+
+
+def test_a_customer_without_accounts_has_no_balances_and_a_zero_total() -> None:
+    state = CustomerProjection.joined(fold(CustomerProjection, "c1", [REGISTERED]), [])
+    assert (state["balances"], state["totalBalance"]) == ([], Decimal("0.00"))

@@ -118,12 +118,20 @@ export class LiveClient {
     if (socket !== this.socket || this.stopped) return;
     this.socket = null;
     if (FATAL_CLOSE.has(event.code)) {
-      this.onState("down", event.reason || `refused (${event.code})`);
+      this.onState("down", event.reason || `refused (${event.code})`, event.code);
       return;
     }
     const delay = Math.min(10_000, 500 * 2 ** this.retry++);
     this.onState("down", `disconnected; retrying in ${Math.round(delay / 1000)} s`);
     setTimeout(() => this.stopped || this.connect(), delay);
+  }
+
+  /** Close for good (signing out): no reconnect, no more updates. */
+  stop() {
+    this.stopped = true;
+    this.subs.clear();
+    this.socket?.close(1000);
+    this.socket = null;
   }
 
   /** Subscribe; `sink` has next(data), error(err), complete(). Returns the unsubscribe function. */
