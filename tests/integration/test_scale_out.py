@@ -34,7 +34,7 @@ from app.topics import ensure_topics
 from tests.conftest import LOG_DIR
 from tests.facts import produce
 from tests.integration.conftest import TEST_JWT_SECRET, eventually
-from tests.scratch import differences, logged_events, stored_views, views_from_scratch
+from tests.support import oracle, stored
 from tests.workload import workload
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
@@ -177,12 +177,12 @@ async def test_three_consumers_killed_and_restarted_lose_and_double_nothing(
         await send(topics[1], slices[KILLS])
         assert sent == load.unique_ids
 
-        expected = views_from_scratch(load.facts())
+        expected = oracle.views(load.facts())
 
         async def mismatch() -> list[str]:
             if await logged() < len(load.unique_ids):
                 return ["still catching up"]
-            return differences(expected, await stored_views(db))
+            return oracle.differences(expected, await stored.read_views(db))
 
         await eventually(mismatch, lambda m: m == [], timeout=90)
 
@@ -192,7 +192,7 @@ async def test_three_consumers_killed_and_restarted_lose_and_double_nothing(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
             ready = (await http.get("/readyz")).json()
             assert "kafka" not in ready["checks"], ready
-            some = sorted(expected["accounts"])[0]
+            some = sorted(expected.accounts)[0]
             body = (
                 await http.post(
                     "/graphql",
@@ -202,7 +202,7 @@ async def test_three_consumers_killed_and_restarted_lose_and_double_nothing(
                     },
                 )
             ).json()
-            assert body["data"]["account"]["balance"] == f"{expected['accounts'][some]['balance']}"
+            assert body["data"]["account"]["balance"] == f"{expected.accounts[some].balance}"
     finally:
         codes = [c.stop() for c in consumers]
         api.stop()
@@ -213,7 +213,7 @@ async def test_three_consumers_killed_and_restarted_lose_and_double_nothing(
             {}, {"topic": 1, "partition": 1, "offset": 1, "consumer": 1, "epoch": 1}
         )
     ]
-    log = Counter((e.source, e.id) for e in await logged_events(db))
+    log = Counter((e.source, e.id) for e in await stored.read_log(db))
     lost = len(load.unique_ids - set(log))
     doubled = sum(n - 1 for n in log.values())
     assert (lost, doubled, len(log)) == (0, 0, len(load.unique_ids)), f"seed {seed}"
