@@ -364,7 +364,11 @@ async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> No
 
     async with connected(settings) as db:
         ops = Operations(
-            db, settings.kafka_group_id, _cli_actor(), publish=settings.publish_topic is not None
+            db,
+            settings.kafka_group_id,
+            _cli_actor(),
+            publish=settings.publish_topic is not None,
+            log_audit=False,
         )
         outcome = await ops.redrive(ids)
     for letter_id, reason in outcome.still_failing.items():
@@ -390,9 +394,8 @@ async def _dead_letters_discard(settings: Settings, letter_id: str, reason: str)
 
     async with connected(settings) as db:
         try:
-            letter = await Operations(db, settings.kafka_group_id, _cli_actor()).discard(
-                letter_id, reason
-            )
+            ops = Operations(db, settings.kafka_group_id, _cli_actor(), log_audit=False)
+            letter = await ops.discard(letter_id, reason)
         except NotDiscardable as exc:
             _fail(str(exc))
     typer.echo(f"{letter['_id']}  discarded by {letter['discardedBy']}: {reason}")

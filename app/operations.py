@@ -1,8 +1,8 @@
 """Operating the ingest: dead letters (list, redrive, discard) and documents (refold, quarantined).
 
-One service for the CLI and for staff GraphQL, so both do the same thing and both are audited:
-each action is one log line (`staff operation`, with who, what and the outcome) and one count in
-`factview_staff_operations_total`.
+One service for the CLI and for staff GraphQL, so both do the same thing. A GraphQL action is
+audited as one log line (`staff operation`, with who, what and the outcome) and one count in
+`factview_staff_operations_total`; a CLI action prints its outcome to the operator instead.
 """
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ class Operations:
     metrics: Metrics | None = None
     # Redriven events are folded like any: views that publish write their outbox rows.
     publish: bool = False
+    # The command line prints each outcome to the operator instead of a log line.
+    log_audit: bool = True
 
     def _audit(self, operation: str, outcome: str, **fields: Any) -> None:
-        log.info(
-            "staff operation", operation=operation, actor=self.actor, outcome=outcome, **fields
-        )
+        if self.log_audit:
+            log.info(
+                "staff operation", operation=operation, actor=self.actor, outcome=outcome, **fields
+            )
         if self.metrics is not None:
             self.metrics.staff_operations.labels(operation, outcome).inc()
 

@@ -124,7 +124,8 @@ async def run_refold(
 
     async with connected(settings) as db:
         stored = set(await db[projection.collection].distinct("_id", {"_id": {"$in": ids}}))
-        states = await Operations(db, settings.kafka_group_id, actor).refold(projection, ids)
+        ops = Operations(db, settings.kafka_group_id, actor, log_audit=False)
+        states = await ops.refold(projection, ids)
     unknown = [key for key, folded in states.items() if folded is None and key not in stored]
     for key, folded in states.items():
         if folded is not None:

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import structlog
 from bson.binary import Binary
 
 from tests.integration.conftest import Factview, bearer, eventually
@@ -77,7 +78,15 @@ async def test_staff_list_redrive_discard_and_refold(factview: Factview, tmp_pat
 
     # Discard: kept, marked, with who and why; only once; the reason is required.
     assert codes(await factview.graphql(DISCARD, id=junk["id"], reason="  ")) == ["BAD_USER_INPUT"]
-    body = await factview.graphql(DISCARD, id=junk["id"], reason="test junk from a load test")
+    with structlog.testing.capture_logs() as logs:
+        body = await factview.graphql(DISCARD, id=junk["id"], reason="test junk from a load test")
+    [audit] = [e for e in logs if e["event"] == "staff operation"]
+    assert (audit["operation"], audit["actor"], audit["outcome"], audit["id"]) == (
+        "discard",
+        "staff:ops",
+        "ok",
+        junk["id"],
+    )
     assert body["data"]["discardDeadLetter"] == {
         "id": junk["id"],
         "status": "DISCARDED",
