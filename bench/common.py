@@ -310,20 +310,26 @@ def facts(
         else:
             base = (seq - first_movement) * (accounts - window) // movements
             aid = account_id(base + rng.randrange(window))
-        roll = rng.random()
-        amount = f"{rng.randrange(100, 100_000) / 100:.2f}"
-        if roll < 0.98 or aid not in last:
-            last[aid] = f"t{seq}"
-            if roll < 0.88:
-                yield deposit(aid, seq, amount)
-            else:
-                data = {"accountId": aid, "transactionId": f"t{seq}", "amount": amount}
-                data["currency"] = "EUR"
-                yield cloud_event("accounts", "account.withdrawn", aid, data, seq)
-        else:
-            data = {"accountId": aid, "transactionId": last[aid], "amount": amount}
-            yield cloud_event("accounts", "account.transaction-corrected", aid, data, seq)
+        yield movement(rng, aid, seq, last)
         seq += 1
+
+
+def movement(rng: random.Random, aid: str, seq: int, last: dict[str, str]) -> Fact:
+    """A deposit (88 %), a withdrawal (10 %) or a correction of the account's last one (2 %).
+
+    `last` (account -> its newest transactionId) is kept up to date for the next call.
+    """
+    roll = rng.random()
+    amount = f"{rng.randrange(100, 100_000) / 100:.2f}"
+    if roll < 0.98 or aid not in last:
+        last[aid] = f"t{seq}"
+        if roll < 0.88:
+            return deposit(aid, seq, amount)
+        data = {"accountId": aid, "transactionId": f"t{seq}", "amount": amount}
+        data["currency"] = "EUR"
+        return cloud_event("accounts", "account.withdrawn", aid, data, seq)
+    data = {"accountId": aid, "transactionId": last[aid], "amount": amount}
+    return cloud_event("accounts", "account.transaction-corrected", aid, data, seq)
 
 
 async def produce(
@@ -506,7 +512,7 @@ async def seed(stack: Stack, stream: Iterable[Fact], batch: int = 2000) -> int:
     try:
         db = database(client, stack.database)
         await ensure_indexes(db)
-        await _record_versions(db)
+        await record_versions(db)
         engine = FoldEngine(db)
         pending: list[Any] = []
         for event in decoded(stack, stream):
@@ -523,7 +529,7 @@ async def seed(stack: Stack, stream: Iterable[Fact], batch: int = 2000) -> int:
     return count
 
 
-async def _record_versions(db: Any) -> None:
+async def record_versions(db: Any) -> None:
     """What a factview start does on an empty database: mark the views as this code's.
 
     Without it a server started on the seeded views would find them unversioned and rebuild

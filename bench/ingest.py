@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from app.store import database, ensure_indexes, make_client
+from bench import history
 from bench.common import (
     STRUCTURED,
     Result,
@@ -34,6 +35,7 @@ from consumers.log import to_log_document
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
 GOAL = 0.5
+FLAT_GOAL = 0.7
 Document = dict[str, Any]
 
 
@@ -149,17 +151,83 @@ async def _factview(stack: Stack, db: Any, events: int, batch: int) -> dict[str,
     }
 
 
+def flat(results: list[Result]) -> Result:
+    """Events/s with the fewest accounts (the longest histories) over events/s with the most."""
+    ordered = sorted(results, key=lambda r: r.details["accounts"])
+    fewest, most = ordered[0], ordered[-1]
+    return Result(
+        name="ingest-flat",
+        figure=fewest.figure,
+        baseline=most.figure,
+        unit="events/s",
+        goal=f">= {FLAT_GOAL} (events/s at {fewest.details['accounts']} accounts / "
+        f"at {most.details['accounts']})",
+        met=fewest.figure / most.figure >= FLAT_GOAL,
+        details={
+            **{
+                f"{r.details['accounts']} accounts": f"{r.figure:,.1f} events/s "
+                f"({r.details['events'] // r.details['accounts']} events per account; "
+                f"{r.ratio:.2f} of insert_many)"
+                for r in ordered
+            },
+            # Each size runs on its own servers, minutes apart: on a shared machine the load
+            # moves between them, and each run's own insert_many baseline moves with it.
+            "the same, each over its own run's insert_many": f"{fewest.ratio / most.ratio:.2f}"
+            if fewest.ratio and most.ratio
+            else "n/a",
+        },
+    )
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--batch", type=int, default=500, help="max records per batch (both sides)")
-    p.add_argument("--accounts", type=int, default=None, help="default: events / 25")
+    p.add_argument(
+        "--accounts",
+        type=int,
+        nargs="+",
+        default=None,
+        help="default: events / 25; several (e.g. 2 1200): one run each on fresh servers, then "
+        f"events/s at the fewest over at the most (flat in history: goal >= {FLAT_GOAL})",
+    )
+    p.add_argument(
+        "--history",
+        type=int,
+        metavar="ROWS",
+        help="instead: fold --events events into an account already holding ROWS "
+        "transactions and as many into a fresh one, per round; and time a page on each",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="--history: rounds of each")
+    p.add_argument("--page-requests", type=int, default=5, help="--history: timed per account")
     p.add_argument("--profile", metavar="PATH", help="pyinstrument text profile of factview")
     args = p.parse_args()
-    accounts = args.accounts or default_accounts(args.events)
-    with servers() as stack:
-        result = asyncio.run(measure(stack, args.events, args.batch, accounts, args.profile))
-    report(result, args.json)
+    if args.history is not None:
+        with servers() as stack, profiled(args.profile):
+            results = asyncio.run(
+                history.measure(
+                    stack,
+                    args.history,
+                    args.events,
+                    args.batch,
+                    rounds=args.rounds,
+                    page_requests=args.page_requests,
+                )
+            )
+        for result in results:
+            report(result, args.json)
+        return
+    results = []
+    sizes = args.accounts or [default_accounts(args.events)]
+    for accounts in sizes:
+        profile = args.profile
+        if profile and len(sizes) > 1:
+            profile = f"{profile}.{accounts}"
+        with servers() as stack:
+            results.append(asyncio.run(measure(stack, args.events, args.batch, accounts, profile)))
+        report(results[-1], args.json)
+    if len(results) > 1:
+        report(flat(results), args.json)
 
 
 if __name__ == "__main__":

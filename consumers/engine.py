@@ -214,7 +214,7 @@ class FoldEngine:
             if row_writes:
                 assert projection.rows is not None
                 await self.db[projection.rows.collection].bulk_write(
-                    row_writes, ordered=True, session=session
+                    rows.in_phases(row_writes), ordered=True, session=session
                 )
             # Write each changed document once per batch, in one round trip.
             if changed[projection.name]:
@@ -405,7 +405,9 @@ class FoldEngine:
     async def _load(
         self, projection: type[Projection], keys: list[str], session: AsyncClientSession
     ) -> dict[str, State]:
-        cursor = self.db[projection.collection].find({"_id": {"$in": keys}}, session=session)
+        cursor = self.db[projection.collection].find(
+            {"_id": {"$in": keys}}, session=session, batch_size=replay.ONE_REPLY
+        )
         return {doc["_id"]: _to_state(doc) async for doc in cursor}
 
 

@@ -25,6 +25,9 @@ from consumers.projection import Projection, Settled, State, fold, settle
 
 Document = dict[str, Any]
 Advance = Callable[[int], None]
+# A batch's reads in one reply: the driver's first reply holds 101 documents by default and
+# the rest costs a getMore round trip; the server caps a reply at 16 MiB whatever this says.
+ONE_REPLY = 100_000
 
 
 def joined_view(
@@ -53,7 +56,10 @@ async def members(
         return found
     on = projection.join.on
     cursor = db[other.collection].find(
-        {on: {"$in": sorted(set(keys))}}, projection.join.projection(), session=session
+        {on: {"$in": sorted(set(keys))}},
+        projection.join.projection(),
+        session=session,
+        batch_size=ONE_REPLY,
     )
     async for doc in cursor:
         doc.pop("_id", None)

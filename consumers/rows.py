@@ -46,7 +46,10 @@ async def load(
     found: dict[str, dict[str, Row]] = defaultdict(dict)
     if not ids:
         return found
-    async for doc in db[rows.collection].find({"_id": {"$in": ids}}, session=session):
+    cursor = db[rows.collection].find(
+        {"_id": {"$in": ids}}, session=session, batch_size=len(ids) + 1
+    )
+    async for doc in cursor:
         found[doc[rows.parent]][doc["id"]] = doc
     return found
 
@@ -157,3 +160,21 @@ async def plan(
         )
     result.total = base_total + sum((d for _, d in steps), Decimal("0.00"))
     return result
+
+
+# The command each write goes in, in the order a batch sends them (see `in_phases`).
+_PHASE: dict[type, int] = {DeleteOne: 0, UpdateMany: 1, UpdateOne: 1, ReplaceOne: 1, InsertOne: 2}
+
+
+def in_phases(writes: list[Write]) -> list[Write]:
+    """A batch's row writes in an order that goes to the server in at most three commands.
+
+    An ordered bulk write is sent as one command per run of one kind (delete, update, insert),
+    so the documents' plans one after another (one's shifts and inserts, then the next's) cost
+    a round trip at every switch: about 15 a batch of 500 with a correction every 50 events.
+    Writes of different documents never touch each other's rows; within a document, the shifts
+    must come before the rows they placed (a placed row's running total already counts them,
+    and a shift's range would take it in again). Deletes, then updates (shifts, changed rows,
+    moved rows replaced, each document's in its own order), then inserts keep that.
+    """
+    return sorted(writes, key=lambda write: _PHASE[type(write)])

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from app.embedded import ServerProcess
-from bench import freshness, ingest, memory, query, rebuild, scale
+from bench import freshness, history, ingest, memory, query, rebuild, scale
 from bench.common import ROOT, Result, Stack, report
 
 SCRIPTS = ["ingest", "query", "rebuild", "freshness", "memory", "scale"]
@@ -29,6 +29,31 @@ def reported(result: Result, capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_ingest(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     reported(await ingest.measure(stack, events=120, batch=50, accounts=6), capsys)
+
+
+async def test_ingest_flat(
+    kafka_server: ServerProcess, mongo_server: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each size on its own topics and database, as on its own servers from the command line.
+    runs = [
+        await ingest.measure(Stack(kafka_server, mongo_server), events=60, batch=50, accounts=n)
+        for n in (6, 2)
+    ]
+    flat = ingest.flat(runs)
+    # Fewest accounts over most, whatever order the sizes were given in.
+    assert (flat.figure, flat.baseline) == (runs[1].figure, runs[0].figure)
+    reported(flat, capsys)
+
+
+async def test_ingest_history(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    folded, page = await history.measure(
+        stack, rows=300, events=40, batch=20, rounds=2, preload_batch=100, page_requests=1
+    )
+    # The long account holds its preload and two rounds of new rows; the small one SMALL rows.
+    counts = folded.details["rows at the end"]
+    assert f"a0000001 {history.SMALL}" in counts, counts
+    reported(folded, capsys)
+    reported(page, capsys)
 
 
 async def test_query(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
