@@ -78,6 +78,24 @@ class Metrics:
         self.live_subscriptions = Gauge(
             "factview_live_subscriptions", "Open GraphQL subscriptions.", registry=r
         )
+        self.quarantines = Counter(
+            "factview_documents_quarantined",
+            "Documents whose fold raised and were marked stale instead of folded.",
+            ["view"],
+            registry=r,
+        )
+        self.quarantined = Gauge(
+            "factview_quarantined_documents",
+            "Documents stale in quarantine now (read at scrape time).",
+            ["view"],
+            registry=r,
+        )
+        self.staff_operations = Counter(
+            "factview_staff_operations",
+            "Operator actions on dead letters and documents (redrive, discard, refold).",
+            ["operation", "outcome"],
+            registry=r,
+        )
         self.outbox_pending = Gauge(
             "factview_outbox_pending", "Outbox rows not yet published.", registry=r
         )

@@ -19,7 +19,7 @@ from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
 from app.writes.owners import Owners
 from consumers.document import Document
-from consumers.engine import BatchOutcome, FoldEngine
+from consumers.engine import QUARANTINE, BatchOutcome, FoldEngine
 from consumers.projections import PROJECTIONS
 from consumers.rebuild import automatic
 from consumers.relay import OutboxRelay, RelayConfig
@@ -86,6 +86,8 @@ class Runtime:
                         startup_timeout=settings.startup_timeout_seconds,
                         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
                         session_timeout_ms=settings.kafka_session_timeout_ms,
+                        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+                        group_instance_id=settings.kafka_group_instance_id,
                     ),
                     engine,
                     on_batch=runtime._count_batch,
@@ -115,6 +117,8 @@ class Runtime:
         self.metrics.record_batch(
             PROJECTIONS, outcome.consumed, outcome.fresh, outcome.dead_topics, outcome.seconds
         )
+        for view, errors in outcome.quarantined.items():
+            self.metrics.quarantines.labels(view).inc(len(errors))
         log.info(
             "batch folded",
             consumed=len(outcome.consumed),
@@ -142,6 +146,11 @@ class Runtime:
             self.metrics.publisher_leader.set(1 if self.relay.leader else 0)
         if self.live is not None:
             self.metrics.live_subscriptions.set(self.live.stats.subscribers)
+        for projection in PROJECTIONS:
+            stale = await self.db[projection.collection].count_documents(
+                {QUARANTINE: {"$exists": True}}
+            )
+            self.metrics.quarantined.labels(projection.name).set(stale)
         return self.metrics.exposition()
 
     async def stop(self) -> None:

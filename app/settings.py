@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,9 +48,15 @@ class Settings(AuthSettings):
     # How long the broker may hold a fetch waiting for records: the floor of every event's
     # latency when traffic is light (aiokafka's default of 500 ms alone misses a 250 ms goal).
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
-    # How long the group waits for a silent member before handing its partitions to another:
-    # what a crashed consumer costs before its replacement folds again (aiokafka's default).
-    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
+    # How soon the group gives up on a silent (killed) consumer and hands its partitions on;
+    # 6 s is the lowest Apache Kafka accepts by default (group.min.session.timeout.ms).
+    kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=300_000)
+    # Unset: a third of the session timeout (Kafka's rule of thumb).
+    kafka_heartbeat_interval_ms: int | None = Field(default=None, ge=100, le=60_000)
+    # Static membership (KIP-345): a stable id per replica (e.g. a StatefulSet pod name).
+    kafka_group_instance_id: str | None = None
+    # `factview serve` runs the consumers too; false: an API replica only (scale them apart).
+    consume: bool = True
 
     # factview as an upstream (consumers/outbox.py, consumers/relay.py): the topic its composed
     # views are published to (off when unset), the CloudEvents `source` naming this deployment, and
@@ -111,6 +117,15 @@ class Settings(AuthSettings):
     web_app: bool = False
     # How long start-up waits for the broker and the database before giving up.
     startup_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> Settings:
+        beat = self.kafka_heartbeat_interval_ms
+        if beat is not None and beat * 3 > self.kafka_session_timeout_ms:
+            raise ValueError(
+                "KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS"
+            )
+        return self
 
     @field_validator("kafka_topics", mode="before")
     @classmethod

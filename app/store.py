@@ -130,3 +130,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.accounts.create_index([("updatedAt", ASCENDING)])
     await db.customers.create_index([("updatedAt", ASCENDING)])
     await db.dead_letters.create_index([("status", ASCENDING), ("lastSeen", ASCENDING)])
+    await db.dead_letters.create_index([("firstSeen", ASCENDING), ("_id", ASCENDING)])
+    # Quarantined documents are few: a sparse index finds them without a scan.
+    for view in ("accounts", "customers"):
+        await db[view].create_index([("_quarantine.since", ASCENDING)], sparse=True)

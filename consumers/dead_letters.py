@@ -9,15 +9,22 @@ or a crash in between, never folds anything twice (the log dedupes on source+id 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from consumers.decoding import PoisonRecord, RawRecord, decode
 from consumers.document import Document
 from consumers.engine import DeadLetter, FoldEngine
 
-STATUSES = ("pending", "redriven")
+STATUSES = ("pending", "redriven", "discarded")
+# Where a page of letters starts after: (firstSeen, _id) of the last letter of the previous one.
+LetterPosition = tuple[datetime, str]
+
+
+class NotDiscardable(Exception):
+    """The letter is unknown, or no longer pending; the message says which."""
 
 
 @dataclass
@@ -33,6 +40,45 @@ async def list_letters(
     query: Document = {} if status is None else {"status": status}
     cursor = db.dead_letters.find(query).sort([("firstSeen", ASCENDING), ("_id", ASCENDING)])
     return [doc async for doc in cursor.limit(limit)]
+
+
+async def page_letters(
+    db: AsyncDatabase[Document], status: str | None, first: int, after: LetterPosition | None
+) -> tuple[list[Document], bool]:
+    """Oldest first, from after `after`; whether more follow."""
+    query: Document = {} if status is None else {"status": status}
+    if after is not None:
+        seen, letter_id = after
+        query["$or"] = [
+            {"firstSeen": {"$gt": seen}},
+            {"firstSeen": seen, "_id": {"$gt": letter_id}},
+        ]
+    cursor = db.dead_letters.find(query).sort([("firstSeen", ASCENDING), ("_id", ASCENDING)])
+    docs = [doc async for doc in cursor.limit(first + 1)]
+    return docs[:first], len(docs) > first
+
+
+async def discard(db: AsyncDatabase[Document], letter_id: str, reason: str, who: str) -> Document:
+    """Mark a pending letter discarded, with who and why; it is kept, never redriven."""
+    now = datetime.now(UTC)
+    doc = await db.dead_letters.find_one_and_update(
+        {"_id": letter_id, "status": "pending"},
+        {
+            "$set": {
+                "status": "discarded",
+                "discardedBy": who,
+                "discardReason": reason,
+                "discardedAt": now,
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        found = await db.dead_letters.find_one({"_id": letter_id}, {"status": 1})
+        if found is None:
+            raise NotDiscardable(f"no dead letter {letter_id!r}")
+        raise NotDiscardable(f"dead letter {letter_id!r} is {found['status']}, not pending")
+    return doc
 
 
 def stored_record(letter: Document) -> RawRecord:

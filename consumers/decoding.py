@@ -11,9 +11,9 @@ import bson.errors
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from pydantic import ValidationError
 
-from consumers.facts import DATA_SCHEMAS, FactEvent, Position
+from consumers.facts import FactEvent, Position
+from consumers.upcasting import CannotUpcast, checked
 
 _FORMAT = JSONFormat()
 _REQUIRED = ("id", "source", "type", "time")
@@ -72,21 +72,24 @@ def decode(record: RawRecord) -> FactEvent:
     if not isinstance(data, dict):
         raise PoisonRecord(f"data must be a JSON object, got {type(data).__name__}")
     _check_storable(data)
-    schema = DATA_SCHEMAS.get(str(attributes["type"]))
-    if schema is not None:
-        try:
-            schema.model_validate(data)
-        except ValidationError as exc:
-            raise PoisonRecord(f"data fails {schema.__name__}: {_summary(exc)}") from exc
+    event_type = str(attributes["type"])
+    dataschema = attributes.get("dataschema")
+    dataschema = str(dataschema) if dataschema else None
+    try:
+        folded = checked(event_type, dataschema, data)
+    except CannotUpcast as exc:
+        raise PoisonRecord(str(exc)) from exc
     subject = attributes.get("subject")
     return FactEvent(
         source=str(attributes["source"]),
         id=str(attributes["id"]),
-        type=str(attributes["type"]),
+        type=event_type,
         subject=str(subject) if subject else None,
         time=moment,
-        data=data,
+        data=folded,
         position=Position(record.topic, record.partition, record.offset),
+        dataschema=dataschema,
+        received=None if folded is data else data,
     )
 
 
@@ -106,9 +109,3 @@ def _check_storable(data: dict[str, Any]) -> None:
                 stack.append(value)
         elif isinstance(node, list):
             stack.extend(node)
-
-
-def _summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'data'}: {err['msg']}" for err in exc.errors()
-    )

@@ -18,12 +18,15 @@ from consumers.decoding import RawRecord
 from consumers.document import Document
 from consumers.facts import FactEvent
 from consumers.log import to_log_document
+from consumers.ownership import Ownership
 from consumers.projection import ROWS, Projection, Row, State, fold, settle
 from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewFenced, guard, wait_lifted
 
 # Per document, its stored rows that a batch names (row key -> row).
 StoredRows = dict[str, dict[str, Row]]
+# The mark on a document whose fold raised: {error, since, eventIds}; `refold` clears it.
+QUARANTINE = "_quarantine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class BatchOutcome:
     refolded: int = 0
     published: int = 0
     changed: dict[str, list[str]] = field(default_factory=dict)
+    # Documents whose fold raised in this batch, by view: marked stale, not folded (quarantine).
+    quarantined: dict[str, dict[str, str]] = field(default_factory=dict)
     # What the batch held and what of it was new to the log (metrics count these).
     consumed: list[FactEvent] = field(default_factory=list)
     dead_topics: list[str] = field(default_factory=list)
@@ -72,6 +77,9 @@ class FoldEngine:
         self.consumer_group = consumer_group
         # Write the outbox rows of views that publish (off unless PUBLISH_TOPIC is set).
         self.publish = publish
+        # Set by the Kafka runner (consumers/ownership.py): its own session, a fence checked
+        # in each batch's transaction, and the consumer stamped on each logged event.
+        self.owner: Ownership | None = None
 
     async def apply(
         self,
@@ -94,6 +102,8 @@ class FoldEngine:
             outcome = BatchOutcome()
             # A rebuild about to swap a view in fences folding off (consumers/rebuild/shadow.py).
             await guard(self.db, self._collections, session)
+            if self.owner is not None:
+                await self.owner.fence(events, [letter.record for letter in dead], session)
             fresh = await self._append(events, session, outcome)
             await self._dead_letter(dead, session, outcome)
             if redriven:
@@ -109,6 +119,14 @@ class FoldEngine:
 
         while True:
             try:
+                own = self.owner.session if self.owner is not None else None
+                if own is not None:
+                    await own.with_transaction(
+                        transaction,
+                        read_concern=ReadConcern("snapshot"),
+                        write_concern=WriteConcern("majority"),
+                    )
+                    return outcome
                 async with self.db.client.start_session() as session:
                     await session.with_transaction(
                         transaction,
@@ -137,9 +155,12 @@ class FoldEngine:
         seen = {doc["_id"] async for doc in cursor}
         fresh = [e for key, e in unique.items() if key not in seen]
         if fresh:
-            await self.db.events.insert_many(
-                [to_log_document(e) for e in fresh], ordered=False, session=session
-            )
+            docs = [to_log_document(e) for e in fresh]
+            if self.owner is not None:
+                stamp = self.owner.stamp()
+                for doc in docs:
+                    doc.update(stamp)
+            await self.db.events.insert_many(docs, ordered=False, session=session)
         outcome.logged = len(fresh)
         outcome.duplicates = len(events) - len(fresh)
         return fresh
@@ -225,26 +246,35 @@ class FoldEngine:
             return {}, {}, {}
         loaded = await self._load(projection, list(by_key), session)
         if projection.rows is not None:
-            folded, before = await self._fold_with_rows(projection, by_key, loaded, session)
+            folded, before = await self._fold_with_rows(
+                projection, by_key, loaded, session, outcome
+            )
             return folded, loaded, before
         states: dict[str, State] = {}
         late: list[str] = []
         for key, new_events in by_key.items():
             current = loaded.get(key)
+            if current is not None and QUARANTINE in current:
+                # Its events are logged; it stays as it was until `refold` folds it from the log.
+                continue
             if current is None:
-                states[key] = fold(projection, key, new_events)
+                states[key] = self._fold_or_quarantine(projection, key, new_events, None, outcome)
                 continue
             last = tuple(current.get("_last") or ())
             if last and min(e.order for e in new_events) < last:
                 late.append(key)
             else:
-                states[key] = fold(projection, key, new_events, _copy_state(current))
+                states[key] = self._fold_or_quarantine(
+                    projection, key, new_events, current, outcome
+                )
         if late:
             # Late events: fold those documents again from the log, in business time, with
             # one read of the log for all of them.
             logged = await replay.history(self.db, projection, late, session)
             for key in late:
-                states[key] = settle(projection, fold(projection, key, logged[key]))[0]
+                states[key] = self._fold_or_quarantine(
+                    projection, key, logged[key], None, outcome, loaded.get(key), whole=True
+                )
             outcome.refolded += len(late)
         return states, loaded, {}
 
@@ -254,6 +284,7 @@ class FoldEngine:
         by_key: dict[str, list[FactEvent]],
         loaded: dict[str, State],
         session: AsyncClientSession,
+        outcome: BatchOutcome,
     ) -> tuple[dict[str, State], StoredRows]:
         # Handlers of a view with rows take events in any order, so a late event is folded
         # as it comes: only the rows the batch names are read, never the history.
@@ -266,10 +297,21 @@ class FoldEngine:
         stored_rows = await rows.load(self.db, declared, wanted, session)
         states: dict[str, State] = {}
         for key, new_events in by_key.items():
-            state = _copy_state(loaded[key]) if key in loaded else projection.initial(key)
+            if QUARANTINE in loaded.get(key, {}):
+                # Its events are logged; it stays as it was until `refold` folds it from the log.
+                continue
             before = stored_rows.get(key, {})
-            state[ROWS] = {k: rows.content(declared, r) for k, r in before.items()}
-            states[key] = fold(projection, key, new_events, state)
+
+            def stored(key: str = key, before: dict[str, Row] = before) -> State:
+                state = _copy_state(loaded[key]) if key in loaded else projection.initial(key)
+                state[ROWS] = {k: rows.content(declared, r) for k, r in before.items()}
+                return state
+
+            try:
+                states[key] = fold(projection, key, new_events, stored())
+            except Exception as exc:
+                # The document and its rows stay as stored (no row writes), marked stale.
+                states[key] = self._quarantined(projection, key, new_events, stored(), exc, outcome)
         return states, stored_rows
 
     async def _plan_rows(
@@ -294,6 +336,43 @@ class FoldEngine:
             state[declared.count] = planned.count
             writes += planned.writes
         return writes
+
+    def _fold_or_quarantine(
+        self,
+        projection: type[Projection],
+        key: str,
+        events: list[FactEvent],
+        current: State | None,
+        outcome: BatchOutcome,
+        stored: State | None = None,
+        whole: bool = False,
+    ) -> State:
+        """The fold (`whole`: of a document's whole log); or, when it raises (a bug, data no
+        handler foresaw), the document as it was, marked stale, so the partition keeps folding."""
+        try:
+            state = fold(projection, key, events, _copy_state(current) if current else None)
+            return settle(projection, state)[0] if whole else state
+        except Exception as exc:
+            kept = _copy_state(stored or current or projection.initial(key))
+            return self._quarantined(projection, key, events, kept, exc, outcome)
+
+    @staticmethod
+    def _quarantined(
+        projection: type[Projection],
+        key: str,
+        events: list[FactEvent],
+        kept: State,
+        exc: Exception,
+        outcome: BatchOutcome,
+    ) -> State:
+        error = f"{type(exc).__name__}: {exc}"
+        outcome.quarantined.setdefault(projection.name, {})[key] = error
+        kept[QUARANTINE] = {
+            "error": error,
+            "since": datetime.now(UTC),
+            "eventIds": [e.id for e in sorted(events, key=lambda e: e.order)][-10:],
+        }
+        return kept
 
     async def _join(
         self,

@@ -29,6 +29,15 @@ class FactEvent:
     data: dict[str, Any]
     position: Position | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # CloudEvents `dataschema`: its last segment is the event's version (consumers/upcasting.py).
+    dataschema: str | None = None
+    # The data as the owner sent it, when `data` (what folds read) was converted from it.
+    received: dict[str, Any] | None = None
+
+    @property
+    def received_data(self) -> dict[str, Any]:
+        """What the log keeps: the data exactly as received."""
+        return self.data if self.received is None else self.received
 
     @property
     def log_id(self) -> str:

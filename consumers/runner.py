@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 
 from consumers.decoding import PoisonRecord, RawRecord, decode
 from consumers.engine import BatchOutcome, DeadLetter, FoldEngine
 from consumers.facts import FactEvent
+from consumers.ownership import Fenced, Ownership, Partition
 
 log = structlog.get_logger("factview.consumer")
 
@@ -44,7 +45,12 @@ class ConsumerConfig:
     poll_timeout_ms: int = 200
     # The broker answers a fetch after this long even with nothing to send (aiokafka: 500).
     fetch_max_wait_ms: int = 50
-    session_timeout_ms: int = 10_000
+    # A member silent this long is dead to the group: the floor of a killed consumer's pause.
+    session_timeout_ms: int = 6_000
+    # None: a third of the session timeout (Kafka's rule of thumb).
+    heartbeat_interval_ms: int | None = None
+    # Static membership (KIP-345): a restarted member with the same id takes its place back.
+    group_instance_id: str | None = None
 
 
 def to_raw(record: ConsumerRecord[bytes, bytes]) -> RawRecord:
@@ -77,6 +83,38 @@ def split(records: list[RawRecord]) -> tuple[list[FactEvent], list[DeadLetter]]:
     return events, dead
 
 
+class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Partitions change hands between batches, and the new owner claims them first."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        partitions = {(tp.topic, tp.partition) for tp in revoked}
+        ownership, lock = self.runner.ownership, self.runner.batch_lock
+        try:
+            # The batch in flight commits first, unless it is stuck: a dead member's open
+            # transaction can hold its writes, and only the rebalance this callback delays
+            # lets a successor end that transaction. So wait a while, then let go unreleased:
+            # the next owner kills our session, and the fence refuses what it was writing.
+            await asyncio.wait_for(lock.acquire(), self.runner.handover_wait)
+        except TimeoutError:
+            log.warning(
+                "batch in flight at rebalance; its partitions go to their next owner",
+                partitions=sorted(f"{t}:{p}" for t, p in partitions),
+            )
+            ownership.claimed.clear()
+            ownership.owned -= partitions
+            return
+        try:
+            await ownership.release(partitions)
+        finally:
+            lock.release()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.runner.ownership.claim({(tp.topic, tp.partition) for tp in assigned})
+
+
 class ConsumerRunner:
     """One consumer group over every fact topic; manual commits after the engine's commit."""
 
@@ -90,6 +128,16 @@ class ConsumerRunner:
         self.engine = engine
         self.on_batch = on_batch
         self._consumer: AIOKafkaConsumer | None = None
+        self.ownership = Ownership(engine.db, config.group_id)
+        self.batch_lock = asyncio.Lock()
+        # How long a rebalance waits for the batch in flight: well inside the time the group
+        # gives a member to rejoin (aiokafka's rebalance timeout is the session timeout).
+        self.handover_wait = config.session_timeout_ms / 2000
+
+    @property
+    def instance(self) -> str:
+        """This consumer's id in the log (`consumer` on each event it logged)."""
+        return self.ownership.instance
 
     async def connect(self) -> None:
         """Join the group, retrying with backoff until the start-up deadline."""
@@ -106,17 +154,18 @@ class ConsumerRunner:
     async def _start_with_retries(self, deadline: float, delay: float) -> AIOKafkaConsumer:
         while True:
             consumer = AIOKafkaConsumer(
-                *self.config.topics,
                 bootstrap_servers=self.config.bootstrap_servers,
                 group_id=self.config.group_id,
+                group_instance_id=self.config.group_instance_id,
+                session_timeout_ms=self.config.session_timeout_ms,
+                heartbeat_interval_ms=self.config.heartbeat_interval_ms
+                or self.config.session_timeout_ms // 3,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 isolation_level="read_committed",
                 fetch_max_wait_ms=self.config.fetch_max_wait_ms,
-                session_timeout_ms=self.config.session_timeout_ms,
-                # Kafka's rule of thumb: three heartbeats per session.
-                heartbeat_interval_ms=self.config.session_timeout_ms // 3,
             )
+            consumer.subscribe(self.config.topics, listener=_Handover(self))
             try:
                 await consumer.start()
                 return consumer
@@ -135,7 +184,13 @@ class ConsumerRunner:
         await self.connect()
         consumer = self._consumer
         assert consumer is not None
-        log.info("consuming", topics=self.config.topics, group=self.config.group_id)
+        self.engine.owner = self.ownership
+        log.info(
+            "consuming",
+            topics=self.config.topics,
+            group=self.config.group_id,
+            instance=self.ownership.instance,
+        )
         try:
             while not stopping.is_set():
                 batch = await consumer.getmany(
@@ -144,15 +199,23 @@ class ConsumerRunner:
                 records = [to_raw(r) for rs in batch.values() for r in rs]
                 if not records:
                     continue
-                started = time.perf_counter()
-                outcome = await self._apply_until_done(records)
-                outcome.seconds = time.perf_counter() - started
-                await self._commit(consumer, batch)
+                await self.ownership.claimed.wait()
+                async with self.batch_lock:
+                    started = time.perf_counter()
+                    outcome, lost = await self._apply_until_done(records)
+                    outcome.seconds = time.perf_counter() - started
+                    await self._commit(consumer, batch, lost)
+                for view, errors in outcome.quarantined.items():
+                    # Visible, never silent: refold once the fold is fixed (README "Quarantine").
+                    log.error("documents quarantined", view=view, documents=errors)
                 if self.on_batch is not None:
                     await self.on_batch(outcome)
         finally:
             self._consumer = None
+            async with self.batch_lock:
+                await self.ownership.release(set(self.ownership.owned))
             await consumer.stop()
+            await self.ownership.close()
 
     async def lag(self) -> dict[tuple[str, int], int]:
         """Records behind the high-water mark, per assigned partition (what is known now)."""
@@ -179,14 +242,26 @@ class ConsumerRunner:
             return False
         return True
 
-    async def _apply_until_done(self, records: list[RawRecord]) -> BatchOutcome:
+    async def _apply_until_done(
+        self, records: list[RawRecord]
+    ) -> tuple[BatchOutcome, set[Partition]]:
+        """Apply the batch, retrying until it is in; partitions taken over are left out."""
         events, dead = split(records)
+        lost: set[Partition] = set()
         delay = 0.1
         while True:
             try:
-                return await self.engine.apply(events, dead)
+                return await self.engine.apply(events, dead), lost
             except asyncio.CancelledError:
                 raise
+            except Fenced as exc:
+                # Their new owner folds them: nothing of theirs is committed here.
+                log.warning(
+                    "partitions taken over, batch left to their owner", lost=sorted(exc.lost)
+                )
+                lost |= exc.lost
+                records = [r for r in records if (r.topic, r.partition) not in lost]
+                events, dead = split(records)
             except Exception as exc:
                 # Nothing is committed until the batch is in; a stuck batch stalls, never drops.
                 log.error(
@@ -204,8 +279,20 @@ class ConsumerRunner:
         self,
         consumer: AIOKafkaConsumer,
         batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        lost: set[Partition],
     ) -> None:
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        offsets = {
+            tp: records[-1].offset + 1
+            for tp, records in batch.items()
+            if records and (tp.topic, tp.partition) not in lost
+        }
+        assigned = consumer.assignment()
+        for tp, records in batch.items():
+            if records and (tp.topic, tp.partition) in lost and tp in assigned:
+                # Kafka still says it is ours: read it again rather than skip it.
+                consumer.seek(tp, records[0].offset)
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:

@@ -10,13 +10,19 @@ from schema.accounts import AccountQuery
 from schema.customers import CustomerQuery
 from schema.events import HistoryQuery
 from schema.extensions import Limits, extensions
-from schema.mutations import Mutation
+from schema.mutations import Mutation as ForwardedMutation
+from schema.operations import OperationsMutation, OperationsQuery
 from schema.reporting import ServedSchema
 from schema.subscriptions import Subscription
 
 
 @strawberry.type
-class Query(CustomerQuery, AccountQuery, HistoryQuery):
+class Query(CustomerQuery, AccountQuery, HistoryQuery, OperationsQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(ForwardedMutation, OperationsMutation):
     pass
 
 

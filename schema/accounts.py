@@ -21,6 +21,7 @@ from schema.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from schema.quarantine import Quarantine
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -93,6 +94,8 @@ class Account:
     view: strawberry.Private[dict[str, Any]]
     # Set when the account was read as of a business time: its transactions are read likewise.
     as_of: strawberry.Private[datetime | None] = None
+    # Set when the account's fold raised: it is stale until refolded (README "Quarantine").
+    quarantine: Quarantine | None = None
 
     @classmethod
     def from_view(cls, doc: dict[str, Any], as_of: datetime | None = None) -> Account:
@@ -108,6 +111,7 @@ class Account:
             transaction_count=doc.get("transactionCount", 0),
             view=doc,
             as_of=as_of,
+            quarantine=Quarantine.of(doc),
         )
 
     @strawberry.field

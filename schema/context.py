@@ -32,6 +32,8 @@ class Context:
     connection_params: Any = None
     metrics: Metrics | None = None
     freshness: Freshness | None = None
+    # The consumer group whose dead letters staff operate (schema/operations.py).
+    consumer_group: str = "factview"
 
 
 Info = StrawberryInfo[Context, None]

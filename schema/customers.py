@@ -15,6 +15,7 @@ from schema.accounts import Account
 from schema.consistency import TOKEN_DESCRIPTION, await_token
 from schema.context import Info
 from schema.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from schema.quarantine import Quarantine
 
 
 @strawberry.type(description="What a customer holds in one currency.")
@@ -38,6 +39,8 @@ class Customer:
     )
     # Set when the customer was read as of a business time: its accounts are read likewise.
     as_of: strawberry.Private[datetime | None] = None
+    # Set when the customer's fold raised: it is stale until refolded (README "Quarantine").
+    quarantine: Quarantine | None = None
 
     @classmethod
     def from_view(cls, doc: dict[str, Any]) -> Customer:
@@ -52,6 +55,7 @@ class Customer:
             email=doc.get("email"),
             balances=[CurrencyBalance(currency=b["currency"], amount=b["amount"]) for b in totals],
             total_balance=total,
+            quarantine=Quarantine.of(doc),
         )
 
     @strawberry.field

@@ -125,19 +125,23 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="HTTP port."),
+    consume: bool | None = typer.Option(
+        None, "--consume/--no-consume", help="Run the consumers too (default: the CONSUME setting)."
+    ),
 ) -> None:
+    """Run the GraphQL API and, unless told not to, the consumers in one process."""
     settings = _settings()
-    _run(_serve(settings, host, port))
+    _run(_serve(settings, host, port, settings.consume if consume is None else consume))
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
+async def _serve(settings: Settings, host: str, port: int, consume: bool) -> None:
     import uvicorn
 
     from app.http.asgi import create_app
     from app.http.probes import metrics_app
     from app.runtime import Runtime
 
-    runtime = await Runtime.start(settings, consume=True)
+    runtime = await Runtime.start(settings, consume=consume)
     try:
         server = uvicorn.Server(
             uvicorn.Config(
@@ -276,7 +280,7 @@ def refold(
     except KeyError as exc:
         _fail(str(exc.args[0]))
     try:
-        _run(run_refold(settings, projection, ids))
+        _run(run_refold(settings, projection, ids, _cli_actor()))
     except UnknownIds as exc:
         _fail(str(exc))
 
@@ -309,7 +313,9 @@ cli.add_typer(dead_letters, name="dead-letters")
     + _reads(DATABASE),
 )
 def dead_letters_list(
-    status: str = typer.Option("pending", metavar="STATUS", help="pending, redriven or all."),
+    status: str = typer.Option(
+        "pending", metavar="STATUS", help="pending, redriven, discarded or all."
+    ),
     limit: int = typer.Option(100, min=1, metavar="N", help="At most this many, oldest first."),
 ) -> None:
     from consumers.dead_letters import STATUSES
@@ -347,18 +353,53 @@ def dead_letters_redrive(
     _run(_dead_letters_redrive(settings, ids or None))
 
 
+def _cli_actor() -> str:
+    import getpass
+    import socket
+
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
 async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> None:
-    from consumers.dead_letters import redrive
-    from consumers.engine import FoldEngine
+    from app.operations import Operations
 
     async with connected(settings) as db:
-        engine = FoldEngine(
-            db, consumer_group=settings.kafka_group_id, publish=settings.publish_topic is not None
+        ops = Operations(
+            db,
+            settings.kafka_group_id,
+            _cli_actor(),
+            publish=settings.publish_topic is not None,
+            log_audit=False,
         )
-        outcome = await redrive(engine, ids)
+        outcome = await ops.redrive(ids)
     for letter_id, reason in outcome.still_failing.items():
         typer.echo(f"{letter_id}  still failing: {reason}", err=True)
     typer.echo(f"redriven: {len(outcome.redriven)}, still failing: {len(outcome.still_failing)}")
+
+
+@dead_letters.command("discard")
+def dead_letters_discard(
+    letter_id: str = typer.Argument(..., help="The letter to discard."),
+    reason: str = typer.Option(..., help="Why (kept with the letter, with who discarded it)."),
+) -> None:
+    """Mark a pending letter discarded: kept, never redriven."""
+    if not reason.strip():
+        _fail("--reason must say why")
+    settings = _settings()
+    _run(_dead_letters_discard(settings, letter_id, reason.strip()))
+
+
+async def _dead_letters_discard(settings: Settings, letter_id: str, reason: str) -> None:
+    from app.operations import Operations
+    from consumers.dead_letters import NotDiscardable
+
+    async with connected(settings) as db:
+        try:
+            ops = Operations(db, settings.kafka_group_id, _cli_actor(), log_audit=False)
+            letter = await ops.discard(letter_id, reason)
+        except NotDiscardable as exc:
+            _fail(str(exc))
+    typer.echo(f"{letter['_id']}  discarded by {letter['discardedBy']}: {reason}")
 
 
 @cli.command(

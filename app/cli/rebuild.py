@@ -22,7 +22,6 @@ from app.store import connected, ensure_indexes
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewLock
-from consumers.rebuild.refold import refold_documents
 from consumers.rebuild.shadow import RebuildResult, rebuild
 
 
@@ -112,12 +111,17 @@ class UnknownIds(Exception):
     """Ids a command was asked about that nothing is known of."""
 
 
-async def run_refold(settings: Settings, projection: type[Projection], ids: list[str]) -> None:
+async def run_refold(
+    settings: Settings, projection: type[Projection], ids: list[str], actor: str
+) -> None:
     """Refold each id; UnknownIds (after the others are done) for ids neither the log nor the
     view knows: most likely a typo, which "document removed" would hide."""
+    from app.operations import Operations
+
     async with connected(settings) as db:
         stored = set(await db[projection.collection].distinct("_id", {"_id": {"$in": ids}}))
-        states = await refold_documents(db, projection, ids)
+        ops = Operations(db, settings.kafka_group_id, actor, log_audit=False)
+        states = await ops.refold(projection, ids)
     unknown = [key for key, folded in states.items() if folded is None and key not in stored]
     for key, folded in states.items():
         if folded is not None:

@@ -238,6 +238,7 @@ class FactviewGraphQL(GraphQL[Context, None]):
             fold_wait_seconds=runtime.settings.fold_wait_seconds,
             metrics=runtime.metrics,
             freshness=runtime.freshness,
+            consumer_group=runtime.settings.kafka_group_id,
             authorization=state.get("authorization"),
         )
 

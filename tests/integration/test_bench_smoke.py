@@ -8,10 +8,10 @@ import sys
 import pytest
 
 from app.devstack.embedded import ServerProcess
-from bench import freshness, history, ingest, memory, query, rebuild
+from bench import freshness, history, ingest, memory, query, rebuild, scale
 from bench.common import ROOT, Result, Stack, report
 
-SCRIPTS = ["ingest", "query", "rebuild", "freshness", "memory"]
+SCRIPTS = ["ingest", "query", "rebuild", "freshness", "memory", "scale"]
 
 
 @pytest.fixture
@@ -75,6 +75,13 @@ async def test_memory(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     result = await memory.measure(
         stack, events=150, accounts=6, warmup=0.2, interval=0.2, timeout=60
     )
+    reported(result, capsys)
+
+
+async def test_scale(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    # Throughput only: the kill and restart pause is seconds long by design (bench/ only).
+    result = await scale.measure(stack, events=60, accounts=6, most=2, kills=0, rate=0, settle=0)
+    assert set(result.details) >= {"events/s with 1 consumer(s)", "events/s with 2 consumer(s)"}
     reported(result, capsys)
 
 

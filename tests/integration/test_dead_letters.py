@@ -315,5 +315,5 @@ async def test_an_unknown_status_is_a_one_line_error(factview: Factview, tmp_pat
     done = await cli(factview, "list", "--status", "lost", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "factview: unknown status 'lost' (known: pending, redriven, all)"
+        "factview: unknown status 'lost' (known: pending, redriven, discarded, all)"
     ]

@@ -43,6 +43,8 @@ KNOWN_CODES = {
     "OWNER_REFUSED",
     "OWNER_TIMEOUT",
     "OWNER_UNAVAILABLE",
+    # discardDeadLetter of an unknown letter (README "Operating dead letters and documents").
+    "NOT_FOUND",
 }
 
 

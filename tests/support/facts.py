@@ -26,24 +26,32 @@ def cloud_event(
     data: dict[str, Any],
     time: datetime,
     id_: str | None = None,
+    dataschema: str | None = None,
 ) -> CloudEvent:
-    return CloudEvent(
-        attributes={
-            "id": id_ or uuid.uuid4().hex,
-            "source": source,
-            "type": type_,
-            "subject": subject,
-            "time": time,
-            "datacontenttype": "application/json",
-        },
-        data=data,
-    )
+    attributes: dict[str, Any] = {
+        "id": id_ or uuid.uuid4().hex,
+        "source": source,
+        "type": type_,
+        "subject": subject,
+        "time": time,
+        "datacontenttype": "application/json",
+    }
+    if dataschema is not None:
+        attributes["dataschema"] = dataschema
+    return CloudEvent(attributes=attributes, data=data)
 
 
 def account_event(
-    type_: str, account_id: str, time: datetime, id_: str | None = None, **data: Any
+    type_: str,
+    account_id: str,
+    time: datetime,
+    id_: str | None = None,
+    dataschema: str | None = None,
+    **data: Any,
 ) -> CloudEvent:
-    return cloud_event("accounts", type_, account_id, {"accountId": account_id, **data}, time, id_)
+    return cloud_event(
+        "accounts", type_, account_id, {"accountId": account_id, **data}, time, id_, dataschema
+    )
 
 
 def customer_event(

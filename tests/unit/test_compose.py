@@ -54,6 +54,20 @@ def test_factview_service_sets_only_settings_the_code_reads() -> None:
     assert required <= environment, required - environment
 
 
+def test_api_and_consumer_replicas_scale_apart() -> None:
+    services = compose()["services"]
+    assert services["factview"]["environment"]["CONSUME"] == "false"
+    consumers = services["consumers"]
+    assert consumers["command"] == ["factview", "consume"]
+    assert consumers["deploy"]["replicas"] > 1
+    environment = set(consumers["environment"])
+    assert environment <= env_names(Settings), environment - env_names(Settings)
+    shared = ("KAFKA_GROUP_ID", "KAFKA_TOPICS", "MONGODB_URI", "MONGODB_DATABASE")
+    assert all(
+        consumers["environment"][k] == services["factview"]["environment"][k] for k in shared
+    )
+
+
 OWNERS = ["customers", "accounts"]
 
 

@@ -1,10 +1,11 @@
 """The import graph of app/, schema/ and consumers/: layers point one way and no module cycles.
 
 The layers, outermost first: transports (app/http, app/cli, the dev stack and the composition
-root app/runtime.py) -> schema -> services (app/read, app/writes, app/live, app/access) -> the
-process's plumbing (settings, logs, store, metrics, auth) -> consumers. A module may import its
-own layer or any layer further in, never one further out. Every import counts, including those
-inside functions and under TYPE_CHECKING: a deferred import is still a dependency.
+root app/runtime.py) -> schema -> services (app/read, app/writes, app/live, app/access,
+app/operations.py) -> the process's plumbing (settings, logs, store, metrics, auth) -> consumers.
+A module may import its own layer or any layer further in, never one further out. Every import
+counts, including those inside functions and under TYPE_CHECKING: a deferred import is still a
+dependency.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ LAYERS: dict[str, int] = {
     "app.writes": 2,
     "app.live": 2,
     "app.access": 2,
+    "app.operations": 2,
     "app.settings": 1,
     "app.logs": 1,
     "app.store": 1,
