@@ -67,7 +67,9 @@ def _movement(state: State, event: FactEvent, kind: str) -> State:
         "lastCorrection": None,
         "pos": at,
     }
-    state[ROWS] = {**rows, tx_id: _corrected(row, corrections)}
+    # Rows are replaced, never changed in place; the map itself is the fold's own (copying it
+    # per event made a fold from scratch quadratic in the account's history).
+    rows[tx_id] = _corrected(row, corrections)
     return state
 
 
@@ -133,7 +135,7 @@ class AccountProjection(Projection):
         rows: dict[str, Row] = state[ROWS]
         row = rows.get(tx_id)
         if row is not None:
-            state[ROWS] = {**rows, tx_id: _corrected(row, [*row["corrections"], correction])}
+            rows[tx_id] = _corrected(row, [*row["corrections"], correction])
             return state
         # The transaction is not here yet: the correction waits for it on the account.
         state["pendingCorrections"] = sorted(
