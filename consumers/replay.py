@@ -221,12 +221,17 @@ def digest(raw: bytes | memoryview) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
+def xor(digests: Iterable[bytes]) -> bytes:
+    """Digests combined in any order (XOR): one document with its rows, or a whole view."""
+    total = 0
+    for d in digests:
+        total ^= int.from_bytes(d, "big")
+    return total.to_bytes(16, "big")
+
+
 def digest_all(raws: Iterable[bytes | memoryview]) -> bytes:
     """One checksum for a document with its rows, in any order (each row has its own `_id`)."""
-    total = 0
-    for raw in raws:
-        total ^= int.from_bytes(digest(raw), "big")
-    return total.to_bytes(16, "big")
+    return xor(digest(raw) for raw in raws)
 
 
 # Reading documents back as their raw bytes: nothing decoded but what is asked for.
@@ -235,7 +240,4 @@ RAW = CodecOptions(document_class=RawBSONDocument)
 
 def combine(digests: Iterable[bytes]) -> str:
     """An order-free checksum of a whole collection (XOR of the document digests)."""
-    total = 0
-    for d in digests:
-        total ^= int.from_bytes(d, "big")
-    return f"{total:032x}"
+    return xor(digests).hex()

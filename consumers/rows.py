@@ -11,10 +11,12 @@ one insert and the document's total is the stored total plus the batch's steps.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import accumulate
 
 from pymongo import ASCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -117,6 +119,10 @@ async def plan(
             return base_total
         return Decimal(successor[rows.running]) - rows.value(successor)
 
+    # The steps up to each position, summed once: a batch may place many rows of one document.
+    positions = [at for at, _ in steps]
+    upto = list(accumulate((d for _, d in steps), initial=Decimal("0.00")))
+    replaced = {old["id"] for old, new in changes if old is not None and new is not None}
     placed: list[Row] = []
     for old, new in changes:
         if new is None:
@@ -125,7 +131,7 @@ async def plan(
             result.count -= 1
         elif old is None or old["pos"] != new["pos"]:
             start = await before_position(new["pos"])
-            running = start + sum((d for p, d in steps if p <= new["pos"]), Decimal("0.00"))
+            running = start + upto[bisect_right(positions, new["pos"])]
             placed.append(
                 {"_id": row_id(parent, new["id"]), **new, rows.running: running, REV: rev}
             )
@@ -137,27 +143,28 @@ async def plan(
                 )
             )
     # Stored rows after each step move by the steps so far; placed rows are written after.
-    shift = Decimal("0.00")
-    for i, (at, delta) in enumerate(steps):
-        shift += delta
+    shifts: list[Write] = []
+    for i, at in enumerate(positions):
+        shift = upto[i + 1]
         if stored is None or at > last or not shift:
             continue
         span: Document = {"$gte": at}
-        if i + 1 < len(steps):
-            span["$lt"] = steps[i + 1][0]
-        result.writes.insert(
-            0,
+        if i + 1 < len(positions):
+            span["$lt"] = positions[i + 1]
+        shifts.append(
             UpdateMany(
                 {rows.parent: parent, "pos": span},
                 {"$inc": {rows.running: shift}, "$set": {REV: rev}},
-            ),
+            )
         )
+    result.writes[:0] = shifts
     for row in placed:
-        existed = any(old is not None and old["id"] == row["id"] for old, _ in changes)
         result.writes.append(
-            ReplaceOne({"_id": row["_id"]}, row, upsert=True) if existed else InsertOne(row)
+            ReplaceOne({"_id": row["_id"]}, row, upsert=True)
+            if row["id"] in replaced
+            else InsertOne(row)
         )
-    result.total = base_total + sum((d for _, d in steps), Decimal("0.00"))
+    result.total = base_total + upto[-1]
     return result
 
 

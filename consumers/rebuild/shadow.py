@@ -61,6 +61,7 @@ from consumers.replay import (
     fold_log,
     own_query,
     refold,
+    xor,
 )
 
 # Catch-up rounds before fencing; each round is shorter than the one before while the
@@ -271,7 +272,7 @@ class _Job:
             rows_query: Document = {} if keys is None else {parent: {"$in": keys}}
             async for row in self.rows_shadow.with_options(codec_options=RAW).find(rows_query):
                 parts.setdefault(row[parent], []).append(digest(row.raw))
-        return {k: _xor(v) for k, v in parts.items()}
+        return {k: xor(v) for k, v in parts.items()}
 
     async def _verify(self) -> dict[str, bytes]:
         """Read back, the shadow must hold exactly what was folded, but for keys touched since."""
@@ -348,10 +349,3 @@ class _Job:
         folded = await refold(self.db, self.projection, self.projections, keys)
         rows = self.db[self.projection.rows.collection] if self.projection.rows else None
         await replace(self.projection, folded, self.db[self.projection.collection], rows)
-
-
-def _xor(digests: list[bytes]) -> bytes:
-    total = 0
-    for d in digests:
-        total ^= int.from_bytes(d, "big")
-    return total.to_bytes(16, "big")
