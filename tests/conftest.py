@@ -19,6 +19,9 @@ LOG_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "server-lo
 # own count; a failure prints the blob that replays it (@reproduce_failure). `dev`: a quick loop.
 settings.register_profile("ci", max_examples=200, print_blob=True)
 settings.register_profile("dev", max_examples=30, print_blob=True)
+# `mutation` (make mutation): thousands of short sessions; each property still runs its edge
+# cases and a few random examples.
+settings.register_profile("mutation", max_examples=10)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

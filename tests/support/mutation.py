@@ -28,7 +28,7 @@ def main() -> int:
         **os.environ,
         EXTERNAL_KAFKA: f"127.0.0.1:{kafka.port}",
         EXTERNAL_MONGODB: mongodb_uri(mongo.port),
-        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "dev"),
+        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "mutation"),
     }
     children = os.environ.get("MUTMUT_CHILDREN", "2")
     try:
