@@ -13,8 +13,9 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 
+from consumers.batch import BatchOutcome, DeadLetter
 from consumers.decoding import PoisonRecord, RawRecord, decode
-from consumers.engine import BatchOutcome, DeadLetter, FoldEngine
+from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.ownership import Fenced, Ownership, Partition
 
