@@ -1,11 +1,15 @@
-"""What a batch brings the engine beside its events (dead letters), and what the engine reports."""
+"""A batch split into events and dead letters for the engine, and what the engine reports of it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consumers.decoding import RawRecord
+import structlog
+
+from consumers.decoding import PoisonRecord, RawRecord, decode
 from consumers.facts import FactEvent
+
+log = structlog.get_logger("factview.consumer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,22 @@ class BatchOutcome:
     dead_topics: list[str] = field(default_factory=list)
     fresh: list[FactEvent] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def split(records: list[RawRecord]) -> tuple[list[FactEvent], list[DeadLetter]]:
+    """Decode what can be decoded; the rest become dead letters with their reason."""
+    events: list[FactEvent] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        try:
+            events.append(decode(record))
+        except PoisonRecord as exc:
+            log.warning(
+                "poison record",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=str(exc),
+            )
+            dead.append(DeadLetter(record, f"PoisonRecord: {exc}"))
+    return events, dead
