@@ -17,9 +17,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from app.metrics import Metrics
 from consumers import dead_letters
 from consumers.document import Document
-from consumers.engine import QUARANTINE, FoldEngine
+from consumers.engine import FoldEngine
 from consumers.projection import Projection, Settled
 from consumers.projections import PROJECTIONS
+from consumers.quarantine import QUARANTINE
 from consumers.rebuild.refold import refold_documents
 
 log = structlog.get_logger("factview.operations")

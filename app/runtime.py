@@ -18,9 +18,11 @@ from app.read.views import ViewReader
 from app.settings import Settings
 from app.store import check_reachable, database, ensure_indexes, make_client
 from app.writes.owners import Owners
+from consumers.batch import BatchOutcome
 from consumers.document import Document
-from consumers.engine import QUARANTINE, BatchOutcome, FoldEngine
+from consumers.engine import FoldEngine
 from consumers.projections import PROJECTIONS
+from consumers.quarantine import QUARANTINE
 from consumers.rebuild import automatic
 from consumers.relay import OutboxRelay, RelayConfig
 from consumers.runner import ConsumerConfig, ConsumerRunner

@@ -29,9 +29,10 @@ from bench.common import (
     report,
     servers,
 )
+from consumers.batch import BatchOutcome
 from consumers.decoding import RawRecord, decode
 from consumers.document import Document
-from consumers.engine import BatchOutcome, FoldEngine
+from consumers.engine import FoldEngine
 from consumers.log import to_log_document
 from consumers.runner import ConsumerConfig, ConsumerRunner
 

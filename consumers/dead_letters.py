@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from consumers.batch import DeadLetter
 from consumers.decoding import PoisonRecord, RawRecord, decode
 from consumers.document import Document
-from consumers.engine import DeadLetter, FoldEngine
+from consumers.engine import FoldEngine
 
 STATUSES = ("pending", "redriven", "discarded")
 # Where a page of letters starts after: (firstSeen, _id) of the last letter of the previous one.

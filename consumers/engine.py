@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bson.binary import Binary
@@ -13,53 +11,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from consumers import outbox, replay, rows
-from consumers.decoding import RawRecord
+from consumers import outbox, rows
+from consumers.batch import BatchOutcome, DeadLetter
 from consumers.document import Document
 from consumers.facts import FactEvent
 from consumers.log import to_log_document
 from consumers.ownership import Ownership
-from consumers.projection import ROWS, Projection, Row, State, fold, settle
+from consumers.projection import Projection, State
 from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewFenced, guard, wait_lifted
-
-# Per document, its stored rows that a batch names (row key -> row).
-StoredRows = dict[str, dict[str, Row]]
-# The mark on a document whose fold raised: {error, since, eventIds}; `refold` clears it.
-QUARANTINE = "_quarantine"
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    record: RawRecord
-    reason: str
-
-
-@dataclass
-class BatchOutcome:
-    logged: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    refolded: int = 0
-    published: int = 0
-    changed: dict[str, list[str]] = field(default_factory=dict)
-    # Documents whose fold raised in this batch, by view: marked stale, not folded (quarantine).
-    quarantined: dict[str, dict[str, str]] = field(default_factory=dict)
-    # What the batch held and what of it was new to the log (metrics count these).
-    consumed: list[FactEvent] = field(default_factory=list)
-    dead_topics: list[str] = field(default_factory=list)
-    fresh: list[FactEvent] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def _to_state(doc: Document) -> State:
-    state = dict(doc)
-    state.pop("_id", None)
-    return state
-
-
-def _to_document(key: str, state: State) -> Document:
-    return {"_id": key, **state}
+from consumers.view_fold import fold_view, join, plan_rows
 
 
 class FoldEngine:
@@ -205,10 +166,12 @@ class FoldEngine:
     ) -> None:
         changed: dict[str, dict[str, State]] = {}
         for projection in self.projections:
-            states, loaded, before = await self._fold_view(projection, fresh, session, outcome)
-            row_writes = await self._plan_rows(projection, states, loaded, before, session)
+            states, loaded, before = await fold_view(self.db, projection, fresh, session, outcome)
+            row_writes = await plan_rows(self.db, projection, states, loaded, before, session)
             if projection.join is not None:
-                states = await self._join(projection, states, loaded, changed, session)
+                states = await join(
+                    self.db, projection, self.projections, states, loaded, changed, session
+                )
             changed[projection.name] = {k: s for k, s in states.items() if loaded.get(k) != s}
             if row_writes:
                 assert projection.rows is not None
@@ -219,7 +182,7 @@ class FoldEngine:
             if changed[projection.name]:
                 await self.db[projection.collection].bulk_write(
                     [
-                        ReplaceOne({"_id": key}, _to_document(key, state), upsert=True)
+                        ReplaceOne({"_id": key}, {"_id": key, **state}, upsert=True)
                         for key, state in changed[projection.name].items()
                     ],
                     ordered=False,
@@ -228,196 +191,3 @@ class FoldEngine:
             outcome.changed[projection.name] = sorted(changed[projection.name])
         if self.publish:
             outcome.published = await outbox.write(self.db, self.projections, changed, session)
-
-    async def _fold_view(
-        self,
-        projection: type[Projection],
-        fresh: list[FactEvent],
-        session: AsyncClientSession,
-        outcome: BatchOutcome,
-    ) -> tuple[dict[str, State], dict[str, State], StoredRows]:
-        """The batch's documents folded, the documents as stored, and their stored rows."""
-        by_key: dict[str, list[FactEvent]] = defaultdict(list)
-        for event in fresh:
-            key = projection.key(event) if event.type in projection.handlers else None
-            if key is not None:
-                by_key[key].append(event)
-        if not by_key:
-            return {}, {}, {}
-        loaded = await self._load(projection, list(by_key), session)
-        if projection.rows is not None:
-            folded, before = await self._fold_with_rows(
-                projection, by_key, loaded, session, outcome
-            )
-            return folded, loaded, before
-        states: dict[str, State] = {}
-        late: list[str] = []
-        for key, new_events in by_key.items():
-            current = loaded.get(key)
-            if current is not None and QUARANTINE in current:
-                # Its events are logged; it stays as it was until `refold` folds it from the log.
-                continue
-            if current is None:
-                states[key] = self._fold_or_quarantine(projection, key, new_events, None, outcome)
-                continue
-            last = tuple(current.get("_last") or ())
-            if last and min(e.order for e in new_events) < last:
-                late.append(key)
-            else:
-                states[key] = self._fold_or_quarantine(
-                    projection, key, new_events, current, outcome
-                )
-        if late:
-            # Late events: fold those documents again from the log, in business time, with
-            # one read of the log for all of them.
-            logged = await replay.history(self.db, projection, late, session)
-            for key in late:
-                states[key] = self._fold_or_quarantine(
-                    projection, key, logged[key], None, outcome, loaded.get(key), whole=True
-                )
-            outcome.refolded += len(late)
-        return states, loaded, {}
-
-    async def _fold_with_rows(
-        self,
-        projection: type[Projection],
-        by_key: dict[str, list[FactEvent]],
-        loaded: dict[str, State],
-        session: AsyncClientSession,
-        outcome: BatchOutcome,
-    ) -> tuple[dict[str, State], StoredRows]:
-        # Handlers of a view with rows take events in any order, so a late event is folded
-        # as it comes: only the rows the batch names are read, never the history.
-        declared = projection.rows
-        assert declared is not None
-        wanted = {
-            key: {k for e in events if (k := declared.key(e)) is not None}
-            for key, events in by_key.items()
-        }
-        stored_rows = await rows.load(self.db, declared, wanted, session)
-        states: dict[str, State] = {}
-        for key, new_events in by_key.items():
-            if QUARANTINE in loaded.get(key, {}):
-                # Its events are logged; it stays as it was until `refold` folds it from the log.
-                continue
-            before = stored_rows.get(key, {})
-
-            def stored(key: str = key, before: dict[str, Row] = before) -> State:
-                state = _copy_state(loaded[key]) if key in loaded else projection.initial(key)
-                state[ROWS] = {k: rows.content(declared, r) for k, r in before.items()}
-                return state
-
-            try:
-                states[key] = fold(projection, key, new_events, stored())
-            except Exception as exc:
-                # The document and its rows stay as stored (no row writes), marked stale.
-                states[key] = self._quarantined(projection, key, new_events, stored(), exc, outcome)
-        return states, stored_rows
-
-    async def _plan_rows(
-        self,
-        projection: type[Projection],
-        states: dict[str, State],
-        loaded: dict[str, State],
-        before: StoredRows,
-        session: AsyncClientSession,
-    ) -> list[rows.Write]:
-        """Take each state's rows out and plan their writes; sets the document's total and count."""
-        declared = projection.rows
-        if declared is None:
-            return []
-        writes: list[rows.Write] = []
-        for key, state in states.items():
-            after = state.pop(ROWS)
-            planned = await rows.plan(
-                self.db, declared, key, loaded.get(key), state, before.get(key, {}), after, session
-            )
-            state[declared.total] = planned.total
-            state[declared.count] = planned.count
-            writes += planned.writes
-        return writes
-
-    def _fold_or_quarantine(
-        self,
-        projection: type[Projection],
-        key: str,
-        events: list[FactEvent],
-        current: State | None,
-        outcome: BatchOutcome,
-        stored: State | None = None,
-        whole: bool = False,
-    ) -> State:
-        """The fold (`whole`: of a document's whole log); or, when it raises (a bug, data no
-        handler foresaw), the document as it was, marked stale, so the partition keeps folding."""
-        try:
-            state = fold(projection, key, events, _copy_state(current) if current else None)
-            return settle(projection, state)[0] if whole else state
-        except Exception as exc:
-            kept = _copy_state(stored or current or projection.initial(key))
-            return self._quarantined(projection, key, events, kept, exc, outcome)
-
-    @staticmethod
-    def _quarantined(
-        projection: type[Projection],
-        key: str,
-        events: list[FactEvent],
-        kept: State,
-        exc: Exception,
-        outcome: BatchOutcome,
-    ) -> State:
-        error = f"{type(exc).__name__}: {exc}"
-        outcome.quarantined.setdefault(projection.name, {})[key] = error
-        kept[QUARANTINE] = {
-            "error": error,
-            "since": datetime.now(UTC),
-            "eventIds": [e.id for e in sorted(events, key=lambda e: e.order)][-10:],
-        }
-        return kept
-
-    async def _join(
-        self,
-        projection: type[Projection],
-        states: dict[str, State],
-        loaded: dict[str, State],
-        changed: dict[str, dict[str, State]],
-        session: AsyncClientSession,
-    ) -> dict[str, State]:
-        assert projection.join is not None
-        join = projection.join
-        affected = set(states)
-        affected.update(
-            str(s[join.on]) for s in changed.get(join.view, {}).values() if s.get(join.on)
-        )
-        if not affected:
-            return states
-        missing = [k for k in affected if k not in states]
-        if missing:
-            more = await self._load(projection, missing, session)
-            loaded.update(more)
-            for key in missing:
-                states[key] = _copy_state(more[key]) if key in more else projection.initial(key)
-        members = await replay.members(self.db, projection, self.projections, affected, session)
-        return {
-            key: projection.joined(state, members.get(key, [])) for key, state in states.items()
-        }
-
-    async def _load(
-        self, projection: type[Projection], keys: list[str], session: AsyncClientSession
-    ) -> dict[str, State]:
-        cursor = self.db[projection.collection].find(
-            {"_id": {"$in": keys}}, session=session, batch_size=replay.ONE_REPLY
-        )
-        return {doc["_id"]: _to_state(doc) async for doc in cursor}
-
-
-def _copy_state(state: State) -> State:
-    # Handlers may change what they are given; the loaded copy must stay as read for comparison.
-    copied: State = {}
-    for name, value in state.items():
-        if isinstance(value, list):
-            copied[name] = [dict(v) if isinstance(v, dict) else v for v in value]
-        elif isinstance(value, dict):
-            copied[name] = dict(value)
-        else:
-            copied[name] = value
-    return copied

@@ -183,10 +183,23 @@ def fold(
     return current
 
 
+def copy_state(state: State) -> State:
+    """A copy a handler may change: the original stays as read (the engine compares against it)."""
+    copied: State = {}
+    for name, value in state.items():
+        if isinstance(value, list):
+            copied[name] = [dict(v) if isinstance(v, dict) else v for v in value]
+        elif isinstance(value, dict):
+            copied[name] = dict(value)
+        else:
+            copied[name] = value
+    return copied
+
+
 def settle(projection: type[Projection], state: State) -> Settled:
     """A whole fold's document and its rows in order, running totals set: what is stored.
 
-    The engine gets the same values a row at a time (consumers/engine.py); this is the
+    The engine gets the same values a row at a time (consumers/rows.py); this is the
     from-scratch form, for rebuilds, refolds and tests.
     """
     rows_of = projection.rows
@@ -220,6 +233,7 @@ __all__ = [
     "Rows",
     "Settled",
     "State",
+    "copy_state",
     "fold",
     "position",
     "settle",

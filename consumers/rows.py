@@ -20,6 +20,7 @@ from itertools import accumulate
 
 from pymongo import ASCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from consumers.document import Document
@@ -79,6 +80,9 @@ def _steps(
     return sorted(s for s in steps if s[1])
 
 
+Change = tuple[Row | None, Row | None]
+
+
 async def plan(
     db: AsyncDatabase[Document],
     rows: Rows,
@@ -90,39 +94,122 @@ async def plan(
     session: AsyncClientSession | None = None,
 ) -> Plan:
     """The writes that turn the stored rows of `parent` into `after` (reads first, no writes)."""
-    changes: list[tuple[Row | None, Row | None]] = [
+    changes = _changes(rows, before, after)
+    base = _Stored.of(db, rows, parent, stored, session)
+    result = Plan(total=base.total, count=base.count)
+    if not changes:
+        return result
+    steps = _Steps.of(_steps(rows, changes))
+    rev = state.get("version", 0)
+    placed = await _place(rows, parent, changes, base, steps, rev, result)
+    # Stored rows after each step move by the steps so far; placed rows are written after.
+    result.writes[:0] = _shifts(rows, parent, base, steps, rev)
+    replaced = {old["id"] for old, new in changes if old is not None and new is not None}
+    for row in placed:
+        result.writes.append(
+            ReplaceOne({"_id": row["_id"]}, row, upsert=True)
+            if row["id"] in replaced
+            else InsertOne(row)
+        )
+    result.total = base.total + steps.upto[-1]
+    return result
+
+
+def _changes(rows: Rows, before: dict[str, Row], after: dict[str, Row]) -> list[Change]:
+    """(stored, new) for each row new or changed, then (stored, None) for each row gone."""
+    changes: list[Change] = [
         (before.get(key), new)
         for key, new in after.items()
         if key not in before or content(rows, before[key]) != content(rows, new)
     ]
     changes += [(old, None) for key, old in before.items() if key not in after]
-    base_total = Decimal((stored or {}).get(rows.total, Decimal("0.00")))
-    base_count = int((stored or {}).get(rows.count, 0))
-    result = Plan(total=base_total, count=base_count)
-    if not changes:
-        return result
-    steps = _steps(rows, changes)
-    rev = state.get("version", 0)
-    last_order = (stored or {}).get("_last") or ("", "", "")
-    last = position((last_order[0], last_order[1], last_order[2]))
-    collection = db[rows.collection]
+    return changes
 
-    async def before_position(at: str) -> Decimal:
+
+@dataclass(frozen=True)
+class _Stored:
+    """The document's stored total, count and newest position, and the reads behind them."""
+
+    rows: Rows
+    parent: str
+    collection: AsyncCollection[Document]
+    session: AsyncClientSession | None
+    exists: bool
+    total: Decimal
+    count: int
+    last: str
+
+    @classmethod
+    def of(
+        cls,
+        db: AsyncDatabase[Document],
+        rows: Rows,
+        parent: str,
+        stored: Document | None,
+        session: AsyncClientSession | None,
+    ) -> _Stored:
+        last_order = (stored or {}).get("_last") or ("", "", "")
+        return cls(
+            rows=rows,
+            parent=parent,
+            collection=db[rows.collection],
+            session=session,
+            exists=stored is not None,
+            total=Decimal((stored or {}).get(rows.total, Decimal("0.00"))),
+            count=int((stored or {}).get(rows.count, 0)),
+            last=position((last_order[0], last_order[1], last_order[2])),
+        )
+
+    def may_follow(self, at: str) -> bool:
+        """Whether a stored row may come after position `at` (else `at` is past them all)."""
+        return self.exists and at <= self.last
+
+    async def total_before(self, at: str) -> Decimal:
         # The stored running total just before `at`: the stored total when `at` is past every
         # stored row, else the first stored row after it, minus that row's own value.
-        if stored is None or at > last:
-            return base_total
-        successor = await collection.find_one(
-            {rows.parent: parent, "pos": {"$gt": at}}, sort=[("pos", ASCENDING)], session=session
+        if not self.may_follow(at):
+            return self.total
+        successor = await self.collection.find_one(
+            {self.rows.parent: self.parent, "pos": {"$gt": at}},
+            sort=[("pos", ASCENDING)],
+            session=self.session,
         )
         if successor is None:
-            return base_total
-        return Decimal(successor[rows.running]) - rows.value(successor)
+            return self.total
+        return Decimal(successor[self.rows.running]) - self.rows.value(successor)
 
-    # The steps up to each position, summed once: a batch may place many rows of one document.
-    positions = [at for at, _ in steps]
-    upto = list(accumulate((d for _, d in steps), initial=Decimal("0.00")))
-    replaced = {old["id"] for old, new in changes if old is not None and new is not None}
+
+@dataclass(frozen=True)
+class _Steps:
+    """The batch's steps by position, with the sum of the steps up to each (`upto[i]`: the
+    first i), summed once: a batch may place many rows of one document."""
+
+    positions: list[str]
+    upto: list[Decimal]
+
+    @classmethod
+    def of(cls, steps: list[tuple[str, Decimal]]) -> _Steps:
+        return cls(
+            positions=[at for at, _ in steps],
+            upto=list(accumulate((d for _, d in steps), initial=Decimal("0.00"))),
+        )
+
+    def through(self, at: str) -> Decimal:
+        """The sum of the steps at or before `at`."""
+        return self.upto[bisect_right(self.positions, at)]
+
+
+async def _place(
+    rows: Rows,
+    parent: str,
+    changes: list[Change],
+    base: _Stored,
+    steps: _Steps,
+    rev: int,
+    result: Plan,
+) -> list[Row]:
+    """Deletes and in-place updates go to `result`; rows placed at a new position come back,
+    with their running totals, to be written after the shifts."""
     placed: list[Row] = []
     for old, new in changes:
         if new is None:
@@ -130,8 +217,7 @@ async def plan(
             result.writes.append(DeleteOne({"_id": row_id(parent, old["id"])}))
             result.count -= 1
         elif old is None or old["pos"] != new["pos"]:
-            start = await before_position(new["pos"])
-            running = start + upto[bisect_right(positions, new["pos"])]
+            running = await base.total_before(new["pos"]) + steps.through(new["pos"])
             placed.append(
                 {"_id": row_id(parent, new["id"]), **new, rows.running: running, REV: rev}
             )
@@ -142,11 +228,16 @@ async def plan(
                     {"_id": row_id(parent, new["id"])}, {"$set": {**content(rows, new), REV: rev}}
                 )
             )
-    # Stored rows after each step move by the steps so far; placed rows are written after.
+    return placed
+
+
+def _shifts(rows: Rows, parent: str, base: _Stored, steps: _Steps, rev: int) -> list[Write]:
+    """One `$inc` per stretch between steps, over the stored rows in it, by the steps so far."""
     shifts: list[Write] = []
+    positions = steps.positions
     for i, at in enumerate(positions):
-        shift = upto[i + 1]
-        if stored is None or at > last or not shift:
+        shift = steps.upto[i + 1]
+        if not base.may_follow(at) or not shift:
             continue
         span: Document = {"$gte": at}
         if i + 1 < len(positions):
@@ -157,15 +248,7 @@ async def plan(
                 {"$inc": {rows.running: shift}, "$set": {REV: rev}},
             )
         )
-    result.writes[:0] = shifts
-    for row in placed:
-        result.writes.append(
-            ReplaceOne({"_id": row["_id"]}, row, upsert=True)
-            if row["id"] in replaced
-            else InsertOne(row)
-        )
-    result.total = base_total + upto[-1]
-    return result
+    return shifts
 
 
 # The command each write goes in, in the order a batch sends them (see `in_phases`).

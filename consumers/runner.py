@@ -13,9 +13,9 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 
-from consumers.decoding import PoisonRecord, RawRecord, decode
-from consumers.engine import BatchOutcome, DeadLetter, FoldEngine
-from consumers.facts import FactEvent
+from consumers.batch import BatchOutcome, split
+from consumers.decoding import RawRecord
+from consumers.engine import FoldEngine
 from consumers.ownership import Fenced, Ownership, Partition
 
 log = structlog.get_logger("factview.consumer")
@@ -62,25 +62,6 @@ def to_raw(record: ConsumerRecord[bytes, bytes]) -> RawRecord:
         value=record.value,
         headers=tuple((str(k), bytes(v)) for k, v in record.headers),
     )
-
-
-def split(records: list[RawRecord]) -> tuple[list[FactEvent], list[DeadLetter]]:
-    """Decode what can be decoded; the rest become dead letters with their reason."""
-    events: list[FactEvent] = []
-    dead: list[DeadLetter] = []
-    for record in records:
-        try:
-            events.append(decode(record))
-        except PoisonRecord as exc:
-            log.warning(
-                "poison record",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=str(exc),
-            )
-            dead.append(DeadLetter(record, f"PoisonRecord: {exc}"))
-    return events, dead
 
 
 class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]

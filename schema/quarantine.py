@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from consumers.engine import QUARANTINE
+from consumers.quarantine import QUARANTINE
 
 
 @strawberry.type(description="Why a document is stale: its fold raised; refold it once fixed.")

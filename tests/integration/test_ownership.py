@@ -13,8 +13,9 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
 from app.store import database, make_client
+from consumers.batch import DeadLetter
 from consumers.decoding import decode
-from consumers.engine import DeadLetter, FoldEngine
+from consumers.engine import FoldEngine
 from consumers.ownership import Fenced, Ownership
 from tests.support.facts import account_event, at, raw
 

@@ -20,11 +20,12 @@ from app.http.serving import start_server
 from app.operations import Operations
 from app.runtime import Runtime
 from app.store import database, make_client
-from consumers.engine import QUARANTINE, FoldEngine
+from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projection import State, handles
 from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
+from consumers.quarantine import QUARANTINE
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.support.facts import account_event, at, produce
 from tests.support.stack import bearer, eventually, factview_settings
