@@ -85,7 +85,7 @@ class SocketLimits:
 
 
 class SocketPolicy(Protocol):
-    """What the handler needs from the view that runs it (app.http.asgi.FactviewGraphQL)."""
+    """What the handler needs from the view that runs it (app.http.graphql_view.FactviewGraphQL)."""
 
     socket_limits: SocketLimits
     callers: CallerSockets
