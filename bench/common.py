@@ -506,6 +506,7 @@ async def seed(stack: Stack, stream: Iterable[Fact], batch: int = 2000) -> int:
     """Fold facts straight into the log and views with the real FoldEngine (no broker)."""
     from app.store import database, ensure_indexes, make_client
     from consumers.engine import FoldEngine
+    from consumers.projections import PROJECTIONS
 
     client = make_client(stack.mongo_uri)
     count = 0
@@ -513,7 +514,7 @@ async def seed(stack: Stack, stream: Iterable[Fact], batch: int = 2000) -> int:
         db = database(client, stack.database)
         await ensure_indexes(db)
         await record_versions(db)
-        engine = FoldEngine(db)
+        engine = FoldEngine(db, PROJECTIONS)
         pending: list[Any] = []
         for event in decoded(stack, stream):
             pending.append(event)

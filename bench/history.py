@@ -41,6 +41,7 @@ from bench.common import (
     wait_http,
 )
 from consumers.engine import FoldEngine
+from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 
 GOAL = 1.1
@@ -123,7 +124,7 @@ async def measure(
         db = database(client, stack.database)
         await ensure_indexes(db)
         await record_versions(db)  # so the served app does not rebuild the preloaded views
-        engine = FoldEngine(db)
+        engine = FoldEngine(db, PROJECTIONS)
         stream = Stream()
         long_account, small_account = 0, 1
         started = time.perf_counter()

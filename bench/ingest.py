@@ -33,6 +33,7 @@ from consumers.decoding import RawRecord, decode
 from consumers.document import Document
 from consumers.engine import BatchOutcome, FoldEngine
 from consumers.log import to_log_document
+from consumers.projections import PROJECTIONS
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
 GOAL = 0.5
@@ -122,7 +123,7 @@ async def _factview(stack: Stack, db: Any, events: int, batch: int) -> dict[str,
             topics=settings.kafka_topics,
             max_batch=batch,
         ),
-        FoldEngine(db, consumer_group=settings.kafka_group_id),
+        FoldEngine(db, PROJECTIONS, consumer_group=settings.kafka_group_id),
         on_batch,
     )
     stopping = asyncio.Event()

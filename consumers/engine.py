@@ -20,7 +20,6 @@ from consumers.facts import FactEvent
 from consumers.log import to_log_document
 from consumers.ownership import Ownership
 from consumers.projection import ROWS, Projection, Row, State, fold, settle
-from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewFenced, guard, wait_lifted
 
 # Per document, its stored rows that a batch names (row key -> row).
@@ -68,7 +67,7 @@ class FoldEngine:
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        projections: tuple[type[Projection], ...] = PROJECTIONS,
+        projections: tuple[type[Projection], ...],
         consumer_group: str = "factview",
         publish: bool = False,
     ) -> None:

@@ -7,6 +7,7 @@ import typer
 from app.cli.command import DATABASE, cli_actor, fail, load_settings, reads, run
 from app.settings import Settings
 from app.store import connected
+from consumers.projections import PROJECTIONS
 
 commands = typer.Typer(help="Records that could not be decoded: list and redrive them.")
 
@@ -63,6 +64,7 @@ async def _dead_letters_redrive(settings: Settings, ids: list[str] | None) -> No
     async with connected(settings) as db:
         ops = Operations(
             db,
+            PROJECTIONS,
             settings.kafka_group_id,
             cli_actor(),
             publish=settings.publish_topic is not None,
@@ -92,7 +94,7 @@ async def _dead_letters_discard(settings: Settings, letter_id: str, reason: str)
 
     async with connected(settings) as db:
         try:
-            ops = Operations(db, settings.kafka_group_id, cli_actor(), log_audit=False)
+            ops = Operations(db, PROJECTIONS, settings.kafka_group_id, cli_actor(), log_audit=False)
             letter = await ops.discard(letter_id, reason)
         except NotDiscardable as exc:
             fail(str(exc))

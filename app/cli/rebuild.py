@@ -153,7 +153,12 @@ async def run_rebuild(
             for projection in views:
                 observer = RichObserver(progress, projection.name)
                 result = await rebuild(
-                    db, projection, observer=observer, lock_ttl=lock_seconds, chunk=chunk
+                    db,
+                    projection,
+                    PROJECTIONS,
+                    observer=observer,
+                    lock_ttl=lock_seconds,
+                    chunk=chunk,
                 )
                 if observer.task is not None:
                     progress.update(
@@ -178,7 +183,7 @@ async def run_refold(
 
     async with connected(settings) as db:
         stored = set(await db[projection.collection].distinct("_id", {"_id": {"$in": ids}}))
-        ops = Operations(db, settings.kafka_group_id, actor, log_audit=False)
+        ops = Operations(db, PROJECTIONS, settings.kafka_group_id, actor, log_audit=False)
         states = await ops.refold(projection, ids)
     unknown = [key for key, folded in states.items() if folded is None and key not in stored]
     for key, folded in states.items():

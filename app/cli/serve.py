@@ -35,8 +35,9 @@ async def _serve(settings: Settings, host: str, port: int, consume: bool) -> Non
     from app.http.asgi import create_app
     from app.http.probes import metrics_app
     from app.runtime import Runtime
+    from consumers.projections import PROJECTIONS
 
-    runtime = await Runtime.start(settings, consume=consume)
+    runtime = await Runtime.start(settings, PROJECTIONS, consume=consume)
     try:
         server = uvicorn.Server(
             uvicorn.Config(
@@ -82,20 +83,23 @@ def consume() -> None:
 
 async def _consume(settings: Settings) -> None:
     from app.runtime import Runtime
+    from consumers.projections import PROJECTIONS
 
-    runtime = await Runtime.start(settings, consume=True, serve=False)
+    runtime = await Runtime.start(settings, PROJECTIONS, consume=True, serve=False)
+    # Started with consume=True: the mode is a value, so the type cannot say it.
+    assert runtime.consumers is not None
+    task = runtime.consumers.task
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stopping.set)
     try:
-        assert runtime.consumer_task is not None
         await asyncio.wait(
-            [runtime.consumer_task, asyncio.create_task(runtime.stopping.wait())],
+            [task, asyncio.create_task(runtime.stopping.wait())],
             return_when=asyncio.FIRST_COMPLETED,
         )
     finally:
         await runtime.stop()
-    if runtime.consumer_task.done() and not runtime.consumer_task.cancelled():
-        exc = runtime.consumer_task.exception()
+    if task.done() and not task.cancelled():
+        exc = task.exception()
         if exc is not None:
             fail(f"consumer stopped: {type(exc).__name__}: {exc}")

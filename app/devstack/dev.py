@@ -32,6 +32,7 @@ from app.http.asgi import create_app
 from app.http.serving import RunningServer, start_server
 from app.runtime import Runtime
 from app.settings import Settings
+from consumers.projections import PROJECTIONS
 from upstream import dev_seed
 
 HOST = "127.0.0.1"
@@ -130,7 +131,7 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
             owner = await start_server(owner_app, HOST, owner_port)
             stack.push_async_callback(owner.stop)
             owners.append(owner)
-        runtime = await Runtime.start(settings)
+        runtime = await Runtime.start(settings, PROJECTIONS)
         stack.push_async_callback(runtime.stop)
         api = await start_server(create_app(settings, runtime), HOST, port)
         stack.push_async_callback(api.stop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -20,19 +20,23 @@ from app.settings import Settings
 
 
 def create_app(
-    settings: Settings, runtime: Runtime | None = None, consume: bool = True
+    settings: Settings, runtime: Runtime | Callable[[], Awaitable[Runtime]]
 ) -> Starlette:
-    """The app; with no runtime given, its lifespan starts one (and stops it)."""
+    """The app over a started runtime, or over one its lifespan starts (and stops) by calling
+    `runtime`. Either way the runtime serves: it has the API's parts (`Runtime.api`)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own = runtime is None
-        app.state.runtime = runtime or await Runtime.start(settings, consume=consume)
+        own = not isinstance(runtime, Runtime)
+        running = runtime if isinstance(runtime, Runtime) else await runtime()
         try:
+            if running.api is None:
+                raise ValueError("the API needs a runtime started to serve (serve=True)")
+            app.state.runtime, app.state.api = running, running.api
             yield
         finally:
             if own:
-                await app.state.runtime.stop()
+                await running.stop()
 
     graphql = FactviewGraphQL(
         settings,

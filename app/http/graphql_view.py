@@ -29,7 +29,7 @@ from app.http.websocket import (
     GuardedTransportWS,
     SocketLimits,
 )
-from app.runtime import Runtime
+from app.runtime import Api, Runtime
 from app.settings import Settings
 from schema import build_schema
 from schema.context import Context
@@ -96,11 +96,10 @@ class FactviewGraphQL(GraphQL[Context, None]):
                 scope, receive, send
             )
             return
-        runtime: Runtime = request.app.state.runtime
-        assert runtime.verifier is not None
+        api: Api = request.app.state.api
         authorization = request.headers.get("authorization")
         try:
-            principal = await runtime.verifier.verify(authorization)
+            principal = await api.verifier.verify(authorization)
         except AuthError as exc:
             log.info("token refused", reason=str(exc))
             media_type = graphql_http.response_media_type(request.headers.get("accept"))
@@ -216,15 +215,17 @@ class FactviewGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime
+        api: Api = request.app.state.api
         # Websockets authenticate in connection_init (on_ws_connect); until then: no one.
         state = request.scope.get("state", {})
         principal: Principal | None = state.get("principal")
         return Context(
             views=GuardedViews(runtime.views, principal),
+            projections=runtime.projections,
             request=request,
             response=response,
-            live=runtime.live,
-            owners=runtime.owners,
+            live=api.live,
+            owners=api.owners,
             fold_wait_seconds=runtime.settings.fold_wait_seconds,
             metrics=runtime.metrics,
             freshness=runtime.freshness,

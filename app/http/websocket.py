@@ -183,7 +183,7 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         self.connection_init_received = True
         self.context.connection_params = payload
         runtime = self.context.request.app.state.runtime
-        verifier: TokenVerifier = runtime.verifier
+        verifier: TokenVerifier = self.context.request.app.state.api.verifier
         header = payload.get("Authorization")
         authorization = header if isinstance(header, str) else None
         try:
