@@ -16,19 +16,9 @@ from typing import Any
 
 from app.store import database, ensure_indexes, make_client
 from bench import history
-from bench.common import (
-    STRUCTURED,
-    Result,
-    Stack,
-    chunks,
-    default_accounts,
-    facts,
-    parser,
-    produce,
-    profiled,
-    report,
-    servers,
-)
+from bench.facts import STRUCTURED, chunks, default_accounts, facts, produce
+from bench.report import Result, parser, profiled, report
+from bench.stack import Stack, servers
 from consumers.decoding import RawRecord, decode
 from consumers.document import Document
 from consumers.engine import BatchOutcome, FoldEngine
