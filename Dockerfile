@@ -5,6 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 
 WORKDIR /srv/factview
 COPY pyproject.toml requirements.lock README.md ./
+# app/devstack (the dev stack: embedded servers, `factview dev`) is left out by .dockerignore.
 COPY app ./app
 COPY schema ./schema
 COPY consumers ./consumers

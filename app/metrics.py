@@ -36,7 +36,14 @@ class _ProjectionLag(Collector):
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
+        self._ingest(self.registry)
+        self._serving(self.registry)
+        self._outbox(self.registry)
+        self.newest_folded: dict[str, float] = {}
+        self.registry.register(_ProjectionLag(self.newest_folded))
+
+    def _ingest(self, r: CollectorRegistry) -> None:
+        """The consumers: records in, the log, folds, dead letters, quarantine."""
         self.consumed = Counter(
             "factview_events_consumed", "Records consumed.", ["topic", "type"], registry=r
         )
@@ -69,15 +76,6 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
-        self.operation_seconds = Histogram(
-            "factview_graphql_operation_seconds",
-            "GraphQL operation latency.",
-            ["operation"],
-            registry=r,
-        )
-        self.live_subscriptions = Gauge(
-            "factview_live_subscriptions", "Open GraphQL subscriptions.", registry=r
-        )
         self.quarantines = Counter(
             "factview_documents_quarantined",
             "Documents whose fold raised and were marked stale instead of folded.",
@@ -90,12 +88,27 @@ class Metrics:
             ["view"],
             registry=r,
         )
+
+    def _serving(self, r: CollectorRegistry) -> None:
+        """The API: operations, subscriptions, staff actions."""
+        self.operation_seconds = Histogram(
+            "factview_graphql_operation_seconds",
+            "GraphQL operation latency.",
+            ["operation"],
+            registry=r,
+        )
+        self.live_subscriptions = Gauge(
+            "factview_live_subscriptions", "Open GraphQL subscriptions.", registry=r
+        )
         self.staff_operations = Counter(
             "factview_staff_operations",
             "Operator actions on dead letters and documents (redrive, discard, refold).",
             ["operation", "outcome"],
             registry=r,
         )
+
+    def _outbox(self, r: CollectorRegistry) -> None:
+        """What this process publishes (PUBLISH_TOPIC): the outbox and its relay."""
         self.outbox_pending = Gauge(
             "factview_outbox_pending", "Outbox rows not yet published.", registry=r
         )
@@ -114,8 +127,6 @@ class Metrics:
             "1 while this process holds the publishing lease.",
             registry=r,
         )
-        self.newest_folded: dict[str, float] = {}
-        r.register(_ProjectionLag(self.newest_folded))
 
     def record_batch(
         self,

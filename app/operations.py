@@ -19,7 +19,6 @@ from consumers import dead_letters
 from consumers.document import Document
 from consumers.engine import FoldEngine
 from consumers.projection import Projection, Settled
-from consumers.projections import PROJECTIONS
 from consumers.quarantine import QUARANTINE
 from consumers.rebuild.refold import refold_documents
 
@@ -29,6 +28,8 @@ log = structlog.get_logger("factview.operations")
 @dataclass
 class Operations:
     db: AsyncDatabase[Document]
+    # The views the process folds: a redrive folds into them, quarantine is looked for in them.
+    projections: tuple[type[Projection], ...]
     consumer_group: str
     # Who acts: a token's subject in GraphQL, `cli:user@host` on the command line.
     actor: str
@@ -47,7 +48,9 @@ class Operations:
             self.metrics.staff_operations.labels(operation, outcome).inc()
 
     async def redrive(self, ids: list[str] | None) -> dead_letters.RedriveOutcome:
-        engine = FoldEngine(self.db, consumer_group=self.consumer_group, publish=self.publish)
+        engine = FoldEngine(
+            self.db, self.projections, consumer_group=self.consumer_group, publish=self.publish
+        )
         outcome = await dead_letters.redrive(engine, ids)
         self._audit(
             "redrive",
@@ -72,9 +75,9 @@ class Operations:
     ) -> tuple[list[tuple[str, Document]], bool]:
         """Stale documents of every view, by (view, id), from after `after`; whether more follow."""
         found: list[tuple[str, Document]] = []
-        names = [p.name for p in PROJECTIONS]
+        names = [p.name for p in self.projections]
         start = names.index(after[0]) if after is not None and after[0] in names else 0
-        for projection in PROJECTIONS[start:]:
+        for projection in self.projections[start:]:
             query: Document = {QUARANTINE: {"$exists": True}}
             if after is not None and projection.name == after[0]:
                 query["_id"] = {"$gt": after[1]}
@@ -87,6 +90,6 @@ class Operations:
     async def refold(
         self, projection: type[Projection], ids: list[str]
     ) -> dict[str, Settled | None]:
-        states = await refold_documents(self.db, projection, ids)
+        states = await refold_documents(self.db, projection, ids, self.projections)
         self._audit("refold", "ok", view=projection.name, ids=ids)
         return states

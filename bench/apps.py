@@ -28,8 +28,12 @@ PAGE = 20
 
 def factview() -> Starlette:
     from app.http.asgi import create_app
+    from app.runtime import Runtime
+    from consumers.projections import PROJECTIONS
 
-    return create_app(Settings(), consume=False)
+    settings = Settings()
+    # Started by the app's lifespan, in the loop uvicorn serves it from.
+    return create_app(settings, lambda: Runtime.start(settings, PROJECTIONS, consume=False))
 
 
 def bare() -> Starlette:

@@ -28,22 +28,9 @@ from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
 from app.devstack.embedded import free_port
-from bench.common import (
-    STRUCTURED,
-    Child,
-    Result,
-    Stack,
-    account_id,
-    cloud_event,
-    deposit,
-    parser,
-    percentile,
-    report,
-    servers,
-    spawn,
-    staff_authorization,
-    wait_http,
-)
+from bench.facts import STRUCTURED, account_id, cloud_event, deposit
+from bench.report import Result, parser, percentile, report
+from bench.stack import Child, Stack, servers, spawn, staff_authorization, wait_http
 
 GOAL = 1.5
 SUBSCRIPTION = "subscription($id: ID!) { accountUpdated(id: $id) { id version } }"
@@ -197,14 +184,7 @@ async def measure(stack: Stack, subscribers: int, rate: float, seconds: float) -
         produced, achieved = await produce_paced(
             stack, accounts, rate, seconds, tracker, floor_sent
         )
-        deadline = time.monotonic() + 30
-        while tracker.outstanding and time.monotonic() < deadline:
-            if any(t.done() for t in tasks):
-                break
-            await asyncio.sleep(0.05)  # waiting for the last updates, bounded
-        for task in tasks:
-            if task.done() and task.exception() is not None:
-                raise RuntimeError(f"a client failed: {task.exception()!r}")
+        await _last_updates(tracker, tasks)
     finally:
         for task in tasks:
             task.cancel()
@@ -235,6 +215,18 @@ async def measure(stack: Stack, subscribers: int, rate: float, seconds: float) -
         },
         notes=["ratio = factview p99 / floor p99: how many times the broker's own latency"],
     )
+
+
+async def _last_updates(tracker: Tracker, tasks: list[asyncio.Task[Any]]) -> None:
+    """Wait (30 s at most) for updates still on their way; a client that failed fails the run."""
+    deadline = time.monotonic() + 30
+    while tracker.outstanding and time.monotonic() < deadline:
+        if any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.05)  # waiting for the last updates, bounded
+    for task in tasks:
+        if task.done() and task.exception() is not None:
+            raise RuntimeError(f"a client failed: {task.exception()!r}")
 
 
 def main() -> None:

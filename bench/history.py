@@ -25,22 +25,19 @@ from typing import Any
 import httpx
 
 from app.store import database, ensure_indexes, make_client
-from bench.common import (
+from bench.facts import (
     Fact,
-    Result,
-    Stack,
     account_id,
     cloud_event,
     customer_id,
     decoded,
     movement,
-    percentile,
     record_versions,
-    spawn_uvicorn,
-    staff_authorization,
-    wait_http,
 )
+from bench.report import Result, percentile
+from bench.stack import Stack, spawn_uvicorn, staff_authorization, wait_http
 from consumers.engine import FoldEngine
+from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 
 GOAL = 1.1
@@ -123,7 +120,7 @@ async def measure(
         db = database(client, stack.database)
         await ensure_indexes(db)
         await record_versions(db)  # so the served app does not rebuild the preloaded views
-        engine = FoldEngine(db)
+        engine = FoldEngine(db, PROJECTIONS)
         stream = Stream()
         long_account, small_account = 0, 1
         started = time.perf_counter()
@@ -135,23 +132,7 @@ async def measure(
         await _fold(engine, stack, stream.open(small_account), batch)
         await _fold(engine, stack, stream.movements(small_account, SMALL, False), batch)
 
-        fresh: list[float] = []
-        long: list[float] = []
-        for r in range(rounds):
-            account = 2 + r
-            await _fold(engine, stack, stream.open(account), batch)
-
-            async def fold_fresh(account: int = account) -> None:
-                n, s = await _fold(engine, stack, stream.movements(account, events), batch)
-                fresh.append(s / n)
-
-            async def fold_long() -> None:
-                n, s = await _fold(engine, stack, stream.movements(long_account, events), batch)
-                long.append(s / n)
-
-            # Alternate which goes first: a machine that gets busier favours neither.
-            for step in (fold_fresh, fold_long) if r % 2 == 0 else (fold_long, fold_fresh):
-                await step()
+        fresh, long = await _rounds(engine, stack, stream, long_account, rounds, events, batch)
         counts = {
             aid: await db[ROWS.collection].count_documents({ROWS.parent: aid})
             for aid in (account_id(long_account), account_id(small_account))
@@ -177,8 +158,44 @@ async def measure(
             "rows at the end": ", ".join(f"{k} {v}" for k, v in counts.items()),
         },
     )
+    return [fold_result, _page_result(pages, counts, big, small, page_requests)]
+
+
+async def _rounds(
+    engine: FoldEngine,
+    stack: Stack,
+    stream: Stream,
+    long_account: int,
+    rounds: int,
+    events: int,
+    batch: int,
+) -> tuple[list[float], list[float]]:
+    """Seconds per event folded, per round: into a fresh account, and into the long one."""
+    fresh: list[float] = []
+    long: list[float] = []
+    for r in range(rounds):
+        account = 2 + r
+        await _fold(engine, stack, stream.open(account), batch)
+
+        async def fold_fresh(account: int = account) -> None:
+            n, s = await _fold(engine, stack, stream.movements(account, events), batch)
+            fresh.append(s / n)
+
+        async def fold_long() -> None:
+            n, s = await _fold(engine, stack, stream.movements(long_account, events), batch)
+            long.append(s / n)
+
+        # Alternate which goes first: a machine that gets busier favours neither.
+        for step in (fold_fresh, fold_long) if r % 2 == 0 else (fold_long, fold_fresh):
+            await step()
+    return fresh, long
+
+
+def _page_result(
+    pages: dict[str, list[float]], counts: dict[str, int], big: str, small: str, requests: int
+) -> Result:
     ms = {k: [x * 1000 for x in v] for k, v in pages.items()}
-    page_result = Result(
+    return Result(
         name="page-history",
         figure=statistics.median(ms[big]),
         baseline=statistics.median(ms[small]),
@@ -188,10 +205,9 @@ async def measure(
         details={
             f"{big} ({counts[big]} rows) ms": _spread(ms[big]),
             f"{small} ({counts[small]} rows) ms": _spread(ms[small]),
-            "requests": f"{page_requests} each, one at a time, alternating accounts",
+            "requests": f"{requests} each, one at a time, alternating accounts",
         },
     )
-    return [fold_result, page_result]
 
 
 def _spread(values: list[float]) -> str:

@@ -16,24 +16,15 @@ from typing import Any
 
 from app.store import database, ensure_indexes, make_client
 from bench import history
-from bench.common import (
-    STRUCTURED,
-    Result,
-    Stack,
-    chunks,
-    default_accounts,
-    facts,
-    parser,
-    produce,
-    profiled,
-    report,
-    servers,
-)
+from bench.facts import STRUCTURED, chunks, default_accounts, facts, produce
+from bench.report import Result, parser, profiled, report
+from bench.stack import Stack, servers
 from consumers.batch import BatchOutcome
 from consumers.decoding import RawRecord, decode
 from consumers.document import Document
 from consumers.engine import FoldEngine
 from consumers.log import to_log_document
+from consumers.projections import PROJECTIONS
 from consumers.runner import ConsumerConfig, ConsumerRunner
 
 GOAL = 0.5
@@ -123,7 +114,7 @@ async def _factview(stack: Stack, db: Any, events: int, batch: int) -> dict[str,
             topics=settings.kafka_topics,
             max_batch=batch,
         ),
-        FoldEngine(db, consumer_group=settings.kafka_group_id),
+        FoldEngine(db, PROJECTIONS, consumer_group=settings.kafka_group_id),
         on_batch,
     )
     stopping = asyncio.Event()

@@ -16,19 +16,9 @@ import time
 from pathlib import Path
 
 from app.store import database, make_client
-from bench.common import (
-    Child,
-    Result,
-    Stack,
-    default_accounts,
-    facts,
-    parser,
-    produce,
-    report,
-    rss_kib,
-    servers,
-    spawn,
-)
+from bench.facts import default_accounts, facts, produce
+from bench.report import Result, parser, report
+from bench.stack import Child, Stack, rss_kib, servers, spawn
 
 GOAL = 1.25
 WINDOW = 200

@@ -17,20 +17,9 @@ from dataclasses import dataclass
 import httpx
 
 from bench.apps import QUERY
-from bench.common import (
-    Result,
-    Stack,
-    customer_id,
-    facts,
-    parser,
-    percentile,
-    report,
-    seed,
-    servers,
-    spawn_uvicorn,
-    staff_authorization,
-    wait_http,
-)
+from bench.facts import customer_id, facts, seed
+from bench.report import Result, parser, percentile, report
+from bench.stack import Stack, servers, spawn_uvicorn, staff_authorization, wait_http
 
 GOAL = 0.5
 AUTH = {"Authorization": staff_authorization()}

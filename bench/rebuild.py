@@ -14,18 +14,9 @@ import time
 from typing import Any
 
 from app.store import database, ensure_indexes, make_client
-from bench.common import (
-    Result,
-    Stack,
-    chunks,
-    decoded,
-    default_accounts,
-    facts,
-    parser,
-    profiled,
-    report,
-    servers,
-)
+from bench.facts import chunks, decoded, default_accounts, facts
+from bench.report import Result, parser, profiled, report
+from bench.stack import Stack, servers
 from consumers.document import Document
 from consumers.log import to_log_document
 from consumers.projections import PROJECTIONS

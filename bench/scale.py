@@ -29,20 +29,9 @@ from pathlib import Path
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.store import database, make_client
-from bench.common import (
-    STRUCTURED,
-    Child,
-    Result,
-    Stack,
-    account_id,
-    deposit,
-    facts,
-    parser,
-    produce,
-    report,
-    servers,
-    spawn,
-)
+from bench.facts import STRUCTURED, account_id, deposit, facts, produce
+from bench.report import Result, parser, report
+from bench.stack import Child, Stack, servers, spawn
 from consumers.document import Document
 
 PARTITIONS = 6

@@ -18,7 +18,6 @@ from consumers.facts import FactEvent
 from consumers.log import to_log_document
 from consumers.ownership import Ownership
 from consumers.projection import Projection, State
-from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewFenced, guard, wait_lifted
 from consumers.view_fold import fold_view, join, plan_rows
 
@@ -29,7 +28,7 @@ class FoldEngine:
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        projections: tuple[type[Projection], ...] = PROJECTIONS,
+        projections: tuple[type[Projection], ...],
         consumer_group: str = "factview",
         publish: bool = False,
     ) -> None:

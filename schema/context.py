@@ -12,12 +12,15 @@ from app.live.hub import LiveHub
 from app.metrics import Metrics
 from app.read.freshness import Freshness
 from app.writes.owners import Owners
+from consumers.projection import Projection
 
 
 @dataclass
 class Context:
     # GuardedViews (app/access.py) in every served request: reads as the caller may see them.
     views: GuardedViews
+    # The views the process folds (Runtime.projections): staff operations act on them.
+    projections: tuple[type[Projection], ...]
     request: Any = None
     response: Any = None
     # Absent in a runtime started without serving (nothing then resolves writes or updates).

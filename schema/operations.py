@@ -108,6 +108,7 @@ def _operations(info: Info, what: str) -> Operations:
     views.require_staff(what)
     return Operations(
         views.db,
+        info.context.projections,
         info.context.consumer_group,
         f"staff:{views.principal.subject}",
         info.context.metrics,

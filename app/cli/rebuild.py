@@ -1,4 +1,4 @@
-"""What `factview rebuild` and `factview refold` do, with a progress bar for a person watching."""
+"""`factview rebuild` and `factview refold`, with a progress bar for a person watching."""
 
 from __future__ import annotations
 
@@ -17,12 +17,70 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from app.cli.command import DATABASE, cli_actor, fail, load_settings, reads, run
 from app.settings import Settings
 from app.store import connected, ensure_indexes
 from consumers.projection import Projection
 from consumers.projections import PROJECTIONS
 from consumers.rebuild.fence import ViewLock
 from consumers.rebuild.shadow import RebuildResult, rebuild
+
+commands = typer.Typer()
+
+
+@commands.command(
+    "rebuild",
+    help="Rebuild views from the local event log while consumers keep running, then swap."
+    f"\n\n{reads(DATABASE)}",
+)
+def rebuild_command(
+    views: list[str] = typer.Argument(
+        None, metavar="VIEW", help="Views to rebuild: account, customer (default: all)."
+    ),
+    lock_seconds: float = typer.Option(
+        30.0, metavar="SECONDS", help="Expiry of the rebuild lock if we die."
+    ),
+    chunk: int = typer.Option(
+        500, metavar="N", help="Documents written to the shadow per round trip."
+    ),
+) -> None:
+    from consumers.projections import by_name
+    from consumers.rebuild.fence import LockHeld
+
+    settings = load_settings()
+    try:
+        chosen = [by_name(v) for v in views] if views else list(PROJECTIONS)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    try:
+        # A view that embeds a rebuilt one is rebuilt after it, so it embeds the new fold.
+        run(run_rebuild(settings, with_dependents(chosen), lock_seconds, chunk))
+    except LockHeld as exc:
+        fail(str(exc))
+
+
+@commands.command(
+    help="Fold just these documents again from the log, in one transaction.\n\n"
+    "An id of which neither the log nor the view knows anything fails the command (exit 1)."
+    f"\n\n{reads(DATABASE)}"
+)
+def refold(
+    view: str = typer.Argument(..., metavar="VIEW", help="The view: account or customer."),
+    ids: list[str] = typer.Option(
+        ..., "--id", metavar="ID", help="Document id to fold again (repeatable)."
+    ),
+) -> None:
+    from consumers.projections import by_name
+
+    settings = load_settings()
+    try:
+        projection = by_name(view)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    try:
+        run(run_refold(settings, projection, ids, cli_actor()))
+    except UnknownIds as exc:
+        fail(str(exc))
 
 
 class RateColumn(ProgressColumn):
@@ -95,7 +153,12 @@ async def run_rebuild(
             for projection in views:
                 observer = RichObserver(progress, projection.name)
                 result = await rebuild(
-                    db, projection, observer=observer, lock_ttl=lock_seconds, chunk=chunk
+                    db,
+                    projection,
+                    PROJECTIONS,
+                    observer=observer,
+                    lock_ttl=lock_seconds,
+                    chunk=chunk,
                 )
                 if observer.task is not None:
                     progress.update(
@@ -120,7 +183,7 @@ async def run_refold(
 
     async with connected(settings) as db:
         stored = set(await db[projection.collection].distinct("_id", {"_id": {"$in": ids}}))
-        ops = Operations(db, settings.kafka_group_id, actor, log_audit=False)
+        ops = Operations(db, PROJECTIONS, settings.kafka_group_id, actor, log_audit=False)
         states = await ops.refold(projection, ids)
     unknown = [key for key, folded in states.items() if folded is None and key not in stored]
     for key, folded in states.items():

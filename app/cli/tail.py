@@ -6,10 +6,49 @@ import json
 import time
 from collections.abc import AsyncIterator
 
+import typer
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
+from app.cli.command import load_settings, reads, run
+from app.settings import Settings
 from consumers.runner import BrokerUnavailable
+
+commands = typer.Typer()
+
+
+@commands.command(
+    help="Print a topic's records as JSON lines (key, partition, offset, event): watch a chain."
+    f"\n\n{reads('KAFKA_BOOTSTRAP_SERVERS and STARTUP_TIMEOUT_SECONDS')}"
+)
+def tail(
+    topic: str = typer.Argument(
+        ..., metavar="TOPIC", help="The topic to read, e.g. PUBLISH_TOPIC's."
+    ),
+    from_beginning: bool = typer.Option(True, help="Start at the oldest record, else the newest."),
+    count: int = typer.Option(
+        0, min=0, metavar="N", help="Stop after this many records (0: follow)."
+    ),
+    idle: float = typer.Option(
+        0.0, min=0, metavar="SECONDS", help="Stop after this many seconds with nothing new."
+    ),
+) -> None:
+    settings = load_settings()
+    run(_tail(settings, topic, from_beginning, count, idle))
+
+
+async def _tail(
+    settings: Settings, topic: str, from_beginning: bool, count: int, idle: float
+) -> None:
+    async for line in records(
+        settings.kafka_bootstrap_servers,
+        topic,
+        from_beginning=from_beginning,
+        count=count,
+        idle=idle,
+        startup_timeout=settings.startup_timeout_seconds,
+    ):
+        typer.echo(line)
 
 
 async def records(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -13,14 +12,14 @@ import socket
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import SecretStr
 from rich.console import Console
 from starlette.applications import Starlette
 
-from app.auth import Role, token_for, verifier_from
+from app.auth import verifier_from
+from app.devstack.banner import dev_token, print_banner, web_app_urls
 from app.devstack.embedded import (
     EmbeddedServerError,
     free_port,
@@ -33,6 +32,7 @@ from app.http.asgi import create_app
 from app.http.serving import RunningServer, start_server
 from app.runtime import Runtime
 from app.settings import Settings
+from consumers.projections import PROJECTIONS
 from upstream import dev_seed
 
 HOST = "127.0.0.1"
@@ -131,7 +131,7 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
             owner = await start_server(owner_app, HOST, owner_port)
             stack.push_async_callback(owner.stop)
             owners.append(owner)
-        runtime = await Runtime.start(settings)
+        runtime = await Runtime.start(settings, PROJECTIONS)
         stack.push_async_callback(runtime.stop)
         api = await start_server(create_app(settings, runtime), HOST, port)
         stack.push_async_callback(api.stop)
@@ -139,7 +139,7 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
         ids = await _seed(owner_apps, owners, staff)
         written = write_env_file(env_file, settings, api.url)
         stack.callback(remove_env_file, env_file, written)
-        _banner(
+        print_banner(
             console,
             api.url,
             owners,
@@ -149,6 +149,7 @@ async def _run_stack(console: Console, port: int, work: Path, env_file: Path) ->
             web_app_urls(api.url, settings, ids),
             {"staff": staff, "customer": dev_token(settings, ids[0], "customer")},
             env_file,
+            PUBLISH_TOPIC,
         )
         await _until_stopped()
         console.print("[dim]stopping…[/]")
@@ -234,62 +235,6 @@ def remove_env_file(path: Path, written: str) -> None:
     with contextlib.suppress(OSError):
         if path.read_text() == written:
             path.unlink()
-
-
-def dev_token(settings: Settings, subject: str, role: Role) -> str:
-    """A ready-made token for this dev stack's secret (valid for a working day)."""
-    return token_for(settings, subject, role, ttl_seconds=12 * 3600)
-
-
-def web_app_urls(api_url: str, settings: Settings, ids: list[str]) -> list[tuple[str, str]]:
-    """The web app's URLs for the banner, as (label, url), the first being the one to open.
-
-    The page reads `#token=` (then keeps it in localStorage) and sends it as a Bearer token:
-    the first URL logs in as the first demo customer, the second as staff.
-    """
-    return [
-        ("web app", f"{api_url}/app#token={dev_token(settings, ids[0], 'customer')}"),
-        ("web app as staff", f"{api_url}/app#token={dev_token(settings, 'dev-staff', 'staff')}"),
-    ]
-
-
-def _banner(
-    console: Console,
-    api_url: str,
-    owners: list[RunningServer],
-    ids: list[str],
-    bootstrap: str,
-    mongo_uri: str,
-    web_urls: list[tuple[str, str]],
-    tokens: dict[str, str],
-    env_file: Path,
-) -> None:
-    console.print()
-    console.print(f"[bold green]factview is up.[/] GraphiQL: [bold]{api_url}/graphql[/]")
-    for label, url in web_urls:
-        console.print(f"  {label}: [bold]{url}[/]")
-    console.print(f"  staff token: {tokens['staff']}")
-    console.print(f"  customer token ({ids[0]}): {tokens['customer']}")
-    headers = json.dumps({"Authorization": f"Bearer {tokens['staff']}"})
-    # GraphiQL fills its headers editor from ?headers= and sends them in connection_init too.
-    graphiql_staff = f"{api_url}/graphql?{urlencode({'headers': headers}, quote_via=quote)}"
-    console.print(f"  GraphiQL as staff: {graphiql_staff}")
-    console.print(f"  customers owner: {owners[0].url}   accounts owner: {owners[1].url}")
-    console.print(f"  kafka: {bootstrap}   mongodb: {mongo_uri}")
-    console.print(
-        f"  watch what factview publishes: KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
-        f".venv/bin/factview tail {PUBLISH_TOPIC}"
-    )
-    console.print(f"  demo customers: {', '.join(ids)}")
-    console.print(
-        f"  seeded: {dev_seed.CUSTOMER} ({dev_seed.NAME}) with {dev_seed.EUR_ACCOUNT} and "
-        f"{dev_seed.USD_ACCOUNT}, the article's bank story dated {dev_seed.STORY_START:%Y-%m-%d}"
-    )
-    console.print(f"  settings for factview commands in another terminal: {env_file}")
-    console.print(
-        "  try: { customers { nodes { id name totalBalance accounts { id currency balance } } } }"
-    )
-    console.print("[dim]Ctrl-C stops everything.[/]")
 
 
 async def _until_stopped() -> None:

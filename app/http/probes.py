@@ -24,8 +24,8 @@ CHECK_TIMEOUT = 2.0
 
 async def readiness(runtime: Runtime) -> dict[str, Any]:
     checks: dict[str, Any] = {"mongodb": await _mongo(runtime)}
-    if runtime.runner is not None:
-        checks["kafka"] = await runtime.runner.reachable(CHECK_TIMEOUT)
+    if runtime.consumers is not None:
+        checks["kafka"] = await runtime.consumers.runner.reachable(CHECK_TIMEOUT)
     rebuilding = sorted(runtime.rebuilding)
     checks["rebuilding"] = rebuilding
     ready = all(v for k, v in checks.items() if k != "rebuilding") and not rebuilding

@@ -85,7 +85,7 @@ class SocketLimits:
 
 
 class SocketPolicy(Protocol):
-    """What the handler needs from the view that runs it (app.http.asgi.FactviewGraphQL)."""
+    """What the handler needs from the view that runs it (app.http.graphql_view.FactviewGraphQL)."""
 
     socket_limits: SocketLimits
     callers: CallerSockets
@@ -183,7 +183,7 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         self.connection_init_received = True
         self.context.connection_params = payload
         runtime = self.context.request.app.state.runtime
-        verifier: TokenVerifier = runtime.verifier
+        verifier: TokenVerifier = self.context.request.app.state.api.verifier
         header = payload.get("Authorization")
         authorization = header if isinstance(header, str) else None
         try:

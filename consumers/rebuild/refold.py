@@ -14,7 +14,6 @@ from pymongo.write_concern import WriteConcern
 
 from consumers.document import Document
 from consumers.projection import Projection, Settled
-from consumers.projections import PROJECTIONS
 from consumers.rebuild.writes import replace
 from consumers.replay import refold
 
@@ -23,7 +22,7 @@ async def refold_documents(
     db: AsyncDatabase[Document],
     projection: type[Projection],
     ids: list[str],
-    projections: tuple[type[Projection], ...] = PROJECTIONS,
+    projections: tuple[type[Projection], ...],
 ) -> dict[str, Settled | None]:
     """Replace each document (and its rows) with the log's fold of it (None: nothing logged)."""
     result: dict[str, Settled | None] = {}

@@ -47,7 +47,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from consumers.document import Document
 from consumers.log import LogDocument
 from consumers.projection import Projection
-from consumers.projections import PROJECTIONS
 from consumers.rebuild import versions
 from consumers.rebuild.fence import LOCKS, LockLost, ViewLock, lock_id
 from consumers.rebuild.swap import ShadowView
@@ -93,7 +92,7 @@ class RebuildResult:
 async def rebuild(
     db: AsyncDatabase[Document],
     projection: type[Projection],
-    projections: tuple[type[Projection], ...] = PROJECTIONS,
+    projections: tuple[type[Projection], ...],
     *,
     observer: Observer | None = None,
     lock_ttl: float = 30.0,

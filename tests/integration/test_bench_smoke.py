@@ -9,7 +9,8 @@ import pytest
 
 from app.devstack.embedded import ServerProcess
 from bench import freshness, history, ingest, memory, query, rebuild, scale
-from bench.common import ROOT, Result, Stack, report
+from bench.report import Result, report
+from bench.stack import ROOT, Stack
 
 SCRIPTS = ["ingest", "query", "rebuild", "freshness", "memory", "scale"]
 

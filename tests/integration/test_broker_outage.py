@@ -13,6 +13,7 @@ from app.devstack.embedded import ServerProcess, free_port, start_tansu
 from app.devstack.topics import ensure_topics
 from app.store import database, make_client
 from consumers.engine import FoldEngine
+from consumers.projections import PROJECTIONS
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
 from tests.support import oracle, stored
@@ -37,7 +38,7 @@ async def test_a_broker_that_comes_up_late_and_restarts_is_caught_up_with(
     topics = [f"customers.facts.{unique}", f"accounts.facts.{unique}"]
     db = database(client, f"outage_{unique}")
     config = ConsumerConfig(bootstrap, f"outage-{unique}", topics, startup_timeout=30)
-    runner = ConsumerRunner(config, FoldEngine(db))
+    runner = ConsumerRunner(config, FoldEngine(db, PROJECTIONS))
     stopping = asyncio.Event()
     first, second = (workload(n, f"{unique}-{n}", accounts=3, events=30) for n in (1, 2))
     LOG_DIR.mkdir(parents=True, exist_ok=True)

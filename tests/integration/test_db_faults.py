@@ -21,6 +21,7 @@ from app.devstack.topics import ensure_topics
 from app.store import CODEC_OPTIONS, database
 from consumers.document import Document
 from consumers.engine import FoldEngine
+from consumers.projections import PROJECTIONS
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
 from tests.support import oracle, stored
@@ -96,7 +97,7 @@ async def consumer(faulty_server: ServerProcess, kafka_bootstrap: str) -> AsyncI
     db = database(client, f"faults_{unique}")
     # Small batches: a workload takes several transactions, so the fault lands mid-stream.
     config = ConsumerConfig(kafka_bootstrap, f"faults-{unique}", topics, max_batch=10)
-    runner = ConsumerRunner(config, FoldEngine(db))
+    runner = ConsumerRunner(config, FoldEngine(db, PROJECTIONS))
     stopping = asyncio.Event()
     await runner.connect()
     task = asyncio.create_task(runner.run(stopping))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from consumers.rebuild.refold import refold_documents
 from consumers.rebuild.shadow import rebuild
@@ -86,9 +87,9 @@ async def test_v1_and_v2_events_fold_to_the_same_view(factview: Factview) -> Non
     assert set(logged["data"]["amount"]) == {"value", "currency"}
 
     # Folded again from the log, one document or the whole view: still the same.
-    await refold_documents(factview.runtime.db, AccountProjection, [new])
+    await refold_documents(factview.runtime.db, AccountProjection, [new], PROJECTIONS)
     assert await read(factview, new) == live
-    await rebuild(factview.runtime.db, AccountProjection)
+    await rebuild(factview.runtime.db, AccountProjection, PROJECTIONS)
     assert await read(factview, new) == live
 
 

@@ -22,6 +22,7 @@ from app.store import database, make_client
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projection import Settled, State, fold, settle
+from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from tests.support import oracle, stored
 from tests.support.facts import at
@@ -158,7 +159,7 @@ async def test_the_engine_equals_a_fold_from_scratch(
     name = f"prop_{uuid.uuid4().hex[:10]}"
     try:
         db = database(client, name)
-        engine = FoldEngine(db)
+        engine = FoldEngine(db, PROJECTIONS)
         for batch in batches:
             await engine.apply(batch)
         assert oracle.differences(oracle.views(events), await stored.read_views(db)) == []

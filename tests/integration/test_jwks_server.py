@@ -26,6 +26,7 @@ from app.http.asgi import create_app
 from app.http.serving import start_server
 from app.runtime import Runtime
 from app.settings import Settings
+from consumers.projections import PROJECTIONS
 from tests.support.stack import Factview, eventually, factview_settings, ws_url
 
 ISS = "https://id.example.com/"
@@ -89,7 +90,7 @@ def jwks_settings(kafka_bootstrap: str, mongo_uri: str, url: str) -> Settings:
 @contextlib.asynccontextmanager
 async def running_factview(settings: Settings) -> AsyncIterator[Factview]:
     """factview serving (no consumers: only authentication is under test), no default token."""
-    runtime = await Runtime.start(settings, consume=False)
+    runtime = await Runtime.start(settings, PROJECTIONS, consume=False)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", free_port())
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:

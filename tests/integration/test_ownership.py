@@ -17,6 +17,7 @@ from consumers.batch import DeadLetter
 from consumers.decoding import decode
 from consumers.engine import FoldEngine
 from consumers.ownership import Fenced, Ownership
+from consumers.projections import PROJECTIONS
 from tests.support.facts import account_event, at, raw
 
 
@@ -61,7 +62,7 @@ async def test_a_successor_ends_the_dead_owners_transaction_and_fences_it(
     opened = account_event("account.opened", "a2", at(1), customerId="c", currency="EUR")
     event = decode(raw(opened, topic=partition[0], offset=6))
     poison = DeadLetter(raw(opened, topic=partition[0], offset=7), "PoisonRecord: test")
-    stale = FoldEngine(db)
+    stale = FoldEngine(db, PROJECTIONS)
     stale.owner = dead
     with pytest.raises(Fenced) as fenced:
         await stale.apply([event], [poison])
@@ -69,7 +70,7 @@ async def test_a_successor_ends_the_dead_owners_transaction_and_fences_it(
     assert await db.events.count_documents({}) == 0
     assert await db.dead_letters.count_documents({}) == 0
     # The owner folds it, stamped with who it is.
-    live = FoldEngine(db)
+    live = FoldEngine(db, PROJECTIONS)
     live.owner = successor
     await live.apply([event], [poison])
     logged = await db.events.find_one({})

@@ -246,7 +246,7 @@ async def test_redelivery_and_rebuild_publish_nothing_new(
 ) -> None:
     db = database(mongo_client, f"publish_quiet_{uuid.uuid4().hex[:10]}")
     load = workload(7, prefix="q", accounts=6, events=60)
-    engine = FoldEngine(db, publish=True)
+    engine = FoldEngine(db, PROJECTIONS, publish=True)
     events = load.decoded()
     await engine.apply(events)
     rows = {d["_id"]: d async for d in db[OUTBOX].find({})}
@@ -260,7 +260,7 @@ async def test_redelivery_and_rebuild_publish_nothing_new(
     again = await engine.apply(events)  # redelivered: already logged, nothing folds
     assert again.published == 0
     for projection in PROJECTIONS:
-        await rebuild(db, projection)
+        await rebuild(db, projection, PROJECTIONS)
     assert {d["_id"]: d async for d in db[OUTBOX].find({})} == rows
     # The rebuilt views publish the same versions: ids are a pure function of the log.
     rebuilt = {d["_id"]: overview(d) async for d in db.customers.find({})}
@@ -269,7 +269,7 @@ async def test_redelivery_and_rebuild_publish_nothing_new(
     }
     # Publishing off: the engine writes no outbox rows.
     quiet = database(mongo_client, f"{db.name}_off")
-    await FoldEngine(quiet).apply(events)
+    await FoldEngine(quiet, PROJECTIONS).apply(events)
     assert await quiet[OUTBOX].count_documents({}) == 0
     await mongo_client.drop_database(db.name)
     await mongo_client.drop_database(quiet.name)

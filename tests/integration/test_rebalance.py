@@ -15,6 +15,7 @@ from collections import Counter
 from app.store import database, ensure_indexes, make_client
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
+from consumers.projections import PROJECTIONS
 from tests.support import oracle, stored
 from tests.support.workload import workload
 
@@ -41,7 +42,10 @@ async def test_two_engines_folding_overlapping_batches_fold_each_event_once(
     name = f"rebalance_{uuid.uuid4().hex[:10]}"
     try:
         await ensure_indexes(database(first, name))
-        engines = FoldEngine(database(first, name)), FoldEngine(database(second, name))
+        engines = (
+            FoldEngine(database(first, name), PROJECTIONS),
+            FoldEngine(database(second, name), PROJECTIONS),
+        )
         await asyncio.gather(fold_all(engines[0], old), fold_all(engines[1], new))
 
         db = database(first, name)

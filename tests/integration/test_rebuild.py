@@ -162,7 +162,7 @@ async def test_rebuild_while_events_flow_equals_a_fold_from_scratch(factview: Fa
         async with steady_producer(feed):
             for projection in with_dependents([AccountProjection]):
                 observer = HookObserver(feed)
-                results.append(await rebuild(db, projection, observer=observer))
+                results.append(await rebuild(db, projection, PROJECTIONS, observer=observer))
                 phases = list(dict.fromkeys(observer.phases))
                 assert phases == ["scan", "catch-up", "verify", "fence", "swap"]
         await feed.all_logged()
@@ -217,7 +217,7 @@ async def test_reads_during_rebuilds_never_fail_and_never_miss_a_document(
     try:
         for _ in range(2):
             for projection in PROJECTIONS:
-                await rebuild(db, projection)
+                await rebuild(db, projection, PROJECTIONS)
                 assert not task.done() or task.exception() is None
     finally:
         done.set()
@@ -230,7 +230,7 @@ async def test_a_second_rebuild_of_the_same_view_is_refused(factview: Factview) 
     held = await ViewLock.acquire(db, "accounts", ttl=30)
     try:
         with pytest.raises(LockHeld, match="already being rebuilt"):
-            await rebuild(db, AccountProjection)
+            await rebuild(db, AccountProjection, PROJECTIONS)
     finally:
         await held.release()
     assert await db[LOCKS].find_one({"_id": lock_id("accounts")}) is None
@@ -249,7 +249,7 @@ async def test_the_engine_holds_folds_while_a_view_is_fenced(factview: Factview)
     lock = await ViewLock.acquire(db, "accounts", ttl=30)
     try:
         await lock.fence()
-        task = asyncio.create_task(FoldEngine(db).apply([event]))
+        task = asyncio.create_task(FoldEngine(db, PROJECTIONS).apply([event]))
         # Asserting something does not happen: half a second is plenty for one fold here.
         done, _ = await asyncio.wait({task}, timeout=0.5)
         assert not done

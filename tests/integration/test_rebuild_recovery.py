@@ -54,7 +54,7 @@ async def db(mongo_uri: str, unique: str) -> AsyncIterator[AsyncDatabase[Documen
 
 
 async def fill(db: AsyncDatabase[Document], count: int) -> None:
-    engine = FoldEngine(db)
+    engine = FoldEngine(db, PROJECTIONS)
     events = [opened(n) for n in range(count)]
     for start in range(0, count, 500):
         await engine.apply(events[start : start + 500])
@@ -157,7 +157,8 @@ async def test_a_projection_version_bump_triggers_exactly_one_automatic_rebuild(
 
     # Two processes start at once; both see the bump.
     first, second = await asyncio.gather(
-        Runtime.start(settings, consume=False), Runtime.start(settings, consume=False)
+        Runtime.start(settings, PROJECTIONS, consume=False),
+        Runtime.start(settings, PROJECTIONS, consume=False),
     )
     try:
         for runtime in (first, second):
@@ -179,7 +180,7 @@ async def test_a_projection_version_bump_triggers_exactly_one_automatic_rebuild(
     assert await db.accounts.count_documents({"balance": "wrong"}) == 0
 
     # A restart on the same version rebuilds nothing.
-    again = await Runtime.start(settings, consume=False)
+    again = await Runtime.start(settings, PROJECTIONS, consume=False)
     try:
         assert again.rebuild_task is not None
         await asyncio.wait_for(asyncio.shield(again.rebuild_task), 30)
@@ -210,7 +211,7 @@ async def test_a_database_with_embedded_transactions_migrates_to_rows_on_start(
         for n in range(40)
         for i in range(3)
     ]
-    await FoldEngine(db).apply(movements)
+    await FoldEngine(db, PROJECTIONS).apply(movements)
     # What version 1 of the account view stored: every transaction inside its account
     # document, no rows, and the versions it was folded with.
     async for row in db.transactions.find({}).sort("pos", 1):
@@ -229,7 +230,7 @@ async def test_a_database_with_embedded_transactions_migrates_to_rows_on_start(
     assert await db.accounts.count_documents({"transactions": {"$exists": True}}) > 0
 
     settings = factview_settings(kafka_bootstrap, mongo_uri, unique, mongodb_database=db.name)
-    runtime = await Runtime.start(settings, consume=False)
+    runtime = await Runtime.start(settings, PROJECTIONS, consume=False)
     try:
         assert runtime.rebuild_task is not None
         await asyncio.wait_for(asyncio.shield(runtime.rebuild_task), 60)

@@ -125,7 +125,7 @@ async def test_a_raising_fold_quarantines_its_document_and_the_partition_moves_o
     runner = ConsumerRunner(ConsumerConfig(kafka_bootstrap, group, topics), FoldEngine(db, buggy))
     stopping = asyncio.Event()
     task = asyncio.create_task(runner.run(stopping))
-    runtime = await Runtime.start(settings, consume=False)
+    runtime = await Runtime.start(settings, PROJECTIONS, consume=False)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", free_port())
     http = httpx.AsyncClient(base_url=server.url, headers=bearer(settings), timeout=10)
 
@@ -155,8 +155,8 @@ async def test_a_raising_fold_quarantines_its_document_and_the_partition_moves_o
         assert not task.done()
 
         # The fix ships (here: the engine is swapped); refold brings the document back, exactly.
-        runner.engine = FoldEngine(db)
-        await Operations(db, group, "test").refold(AccountProjection, [a])
+        runner.engine = FoldEngine(db, PROJECTIONS)
+        await Operations(db, PROJECTIONS, group, "test").refold(AccountProjection, [a])
         seen = await read()
         assert seen["bad"] == {"balance": "8.00", "version": 4, "quarantine": None}
         assert seen["quarantined"]["nodes"] == []
@@ -196,7 +196,8 @@ async def test_a_transient_database_error_is_retried_never_quarantined(
     await ensure_topics(kafka_bootstrap, topics)
     a = f"acc-{unique}"
     runner = ConsumerRunner(
-        ConsumerConfig(kafka_bootstrap, group, topics), FoldEngine(database(faulty, db.name))
+        ConsumerConfig(kafka_bootstrap, group, topics),
+        FoldEngine(database(faulty, db.name), PROJECTIONS),
     )
     stopping = asyncio.Event()
     task = asyncio.create_task(runner.run(stopping))

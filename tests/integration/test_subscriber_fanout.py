@@ -85,7 +85,8 @@ async def slow_client(fv: Factview, account_id: str) -> ClientConnection:
 
 
 async def test_one_slow_subscriber_never_stalls_199_fast_ones(fv: Factview) -> None:
-    hub = fv.runtime.live
+    assert fv.runtime.api is not None
+    hub = fv.runtime.api.live
     assert hub is not None
     a = f"acc-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=fv.settings.kafka_bootstrap_servers)

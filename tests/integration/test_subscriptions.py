@@ -15,6 +15,7 @@ from gql.transport.websockets import WebsocketsTransport
 from pymongo import AsyncMongoClient
 
 from app.devstack.topics import ensure_topics
+from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from consumers.rebuild.shadow import rebuild
 from tests.support.facts import account_event, at, customer_event, produce
@@ -114,7 +115,7 @@ async def test_a_subscription_lives_through_a_rebuild_swap(live: Factview) -> No
         assert (await sub.next())["accountUpdated"]["version"] == 1
         # The rebuild renames its shadow over `accounts`: the collection the stream watched is
         # replaced under it, and the stream must follow the new one.
-        result = await rebuild(live.runtime.db, AccountProjection)
+        result = await rebuild(live.runtime.db, AccountProjection, PROJECTIONS)
         assert result.documents >= 1
         await produce(
             live.settings.kafka_bootstrap_servers, live.accounts_topic, [deposit(a, "2.50", 1)]
@@ -132,8 +133,8 @@ async def test_a_subscription_lives_through_a_rebuild_swap(live: Factview) -> No
 
 
 async def _stats(fv: Factview) -> Any:
-    assert fv.runtime.live is not None
-    return fv.runtime.live.stats
+    assert fv.runtime.api is not None
+    return fv.runtime.api.live.stats
 
 
 async def test_a_subscription_before_the_account_exists_gets_its_first_state(
@@ -219,7 +220,8 @@ async def test_the_feed_resumes_after_a_change_stream_error_without_missing_a_ch
     app_name = live.settings.mongodb_uri.rsplit("appName=", 1)[1]
     try:
         assert (await sub.next())["accountUpdated"]["version"] == 1
-        hub = live.runtime.live
+        assert live.runtime.api is not None
+        hub = live.runtime.api.live
         assert hub is not None
         restarts = hub.stats.restarts
         # Break this instance's change streams: reading and reopening both fail for now.

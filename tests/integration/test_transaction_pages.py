@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from consumers.projections import PROJECTIONS
 from consumers.projections.account import AccountProjection
 from consumers.rebuild.shadow import rebuild
 from tests.support.facts import account_event, at, produce
@@ -97,7 +98,7 @@ async def test_pages_hold_still_when_a_late_transaction_lands_between_reads(
     ]
 
     # A cursor is a position, not an index: it still works after a rebuild.
-    await rebuild(factview.runtime.db, AccountProjection)
+    await rebuild(factview.runtime.db, AccountProjection, PROJECTIONS)
     again = await page(factview, a, first=3, after=first["pageInfo"]["endCursor"])
     assert ids(again["transactions"]) == ["t3", "t4", "t5"]
 

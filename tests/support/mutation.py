@@ -22,7 +22,9 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 
 
 def main() -> int:
-    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    # `--resume` continues a run that was stopped: mutmut keeps each verdict in mutants/.
+    if "--resume" not in sys.argv[1:]:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     kafka, mongo = start_tansu(), start_secantus()
     env = {
         **os.environ,
@@ -30,7 +32,8 @@ def main() -> int:
         EXTERNAL_MONGODB: mongodb_uri(mongo.port),
         "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "mutation"),
     }
-    children = os.environ.get("MUTMUT_CHILDREN", "2")
+    # Most of a broker test's time is spent waiting (group joins, retries), not computing.
+    children = os.environ.get("MUTMUT_CHILDREN", "4")
     try:
         run = subprocess.run(
             [str(MUTMUT), "run", "--max-children", children], cwd=ROOT, env=env, check=False

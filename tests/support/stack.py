@@ -20,6 +20,7 @@ from app.http.asgi import create_app
 from app.http.serving import RunningServer, start_server
 from app.runtime import Runtime
 from app.settings import AuthSettings, Settings
+from consumers.projections import PROJECTIONS
 
 
 @dataclass
@@ -95,7 +96,7 @@ def factview_settings(
 async def running_factview(
     settings: Settings, consume: bool = True, http_timeout: float = 30
 ) -> AsyncIterator[Factview]:
-    runtime = await Runtime.start(settings, consume=consume)
+    runtime = await Runtime.start(settings, PROJECTIONS, consume=consume)
     try:
         server = await start_server(create_app(settings, runtime), "127.0.0.1", free_port())
         try:
