@@ -30,7 +30,7 @@ from app.http.serving import start_server
 from tests.support.stack import OWNER_AUTH, TEST_JWT_SECRET, bearer
 from upstream import accounts, customers
 
-LOG_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "server-logs"
+LOG_DIR = Path(__file__).resolve().parents[3] / "test-artifacts" / "server-logs"
 RFC3339_MICROS_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 WAIT = 20.0  # seconds a fact may take to reach the topic before the test fails
 # The owners verify with factview's own verifier and settings (app.auth), as in production.

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 LIVE = 30_000  # ms: folding through Kafka and Mongo, then the change stream
 
 
@@ -62,7 +62,7 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).parents[1] / "node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def open_page(browser: Browser, url: str, width: int, height: int) -> tuple[Page, list[str]]:
@@ -477,7 +477,7 @@ def test_older_transactions_page_back_from_the_newest(stack: DevStack, browser: 
 def test_static_files_are_compressed_and_revalidated(stack: DevStack) -> None:
     stack.wait_for(r"factview is up")
     base = f"http://127.0.0.1:{stack.port}"
-    static = Path(__file__).resolve().parents[2] / "app" / "http" / "web" / "static"
+    static = Path(__file__).resolve().parents[3] / "app" / "http" / "web" / "static"
     with httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, timeout=10) as http:
         for path, file in [
             ("/app", "index.html"),
