@@ -27,6 +27,7 @@ from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
 from app.http.serving import start_server
 from tests.support.stack import OWNER_AUTH, TEST_JWT_SECRET, bearer
+from tests.support.topics import from_the_start
 
 RFC3339_MICROS_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 WAIT = 20.0  # seconds a fact may take to reach the topic before the test fails
@@ -83,18 +84,8 @@ class TopicReader:
 
 @asynccontextmanager
 async def reading(bootstrap: str, topic: str) -> AsyncIterator[TopicReader]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
+    async with from_the_start(bootstrap, topic) as consumer:
         yield TopicReader(consumer)
-    finally:
-        await consumer.stop()
 
 
 @asynccontextmanager
