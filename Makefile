@@ -80,9 +80,7 @@ test: $(STAMP) $(COMPOSE_SCHEMA) $(GRAPHIQL_ASSETS)/.complete $(NODE_CLIENT)/nod
 # Mutation testing of the ingest core (pyproject [tool.mutmut]) against the fast tests; long
 # (tens of minutes on two cores), so not part of `make test`. Results: `$(BIN)/mutmut results`.
 mutation: $(STAMP)
-	rm -rf mutants
-	HYPOTHESIS_PROFILE=dev $(BIN)/mutmut run --max-children 2
-	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
+	$(BIN)/python -m tests.support.mutation
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SRC)

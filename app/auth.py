@@ -52,6 +52,7 @@ class TokenVerifier:
         jwks_url: str | None = None,
         leeway_seconds: int = MAX_LEEWAY_SECONDS,
         max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME_SECONDS,
+        jwks_refetch_cooldown_seconds: float = 30,
     ) -> None:
         if (secret is None) == (jwks_url is None):
             raise ValueError("set exactly one of AUTH_JWKS_URL and AUTH_JWT_SECRET")
@@ -68,7 +69,13 @@ class TokenVerifier:
         # The key set is cached (lifespan) and refetched for an unknown kid; no per-key cache
         # on top (cache_keys), which kept a key the provider had retired valid until restart.
         self._jwks = (
-            jwt.PyJWKClient(jwks_url, cache_keys=False, lifespan=300, timeout=5)
+            jwt.PyJWKClient(
+                jwks_url,
+                cache_keys=False,
+                lifespan=300,
+                timeout=5,
+                cooldown_duration=jwks_refetch_cooldown_seconds,
+            )
             if jwks_url is not None
             else None
         )
@@ -148,6 +155,7 @@ def verifier_from(settings: AuthSettings) -> TokenVerifier:
         jwks_url=settings.auth_jwks_url,
         leeway_seconds=settings.auth_leeway_seconds,
         max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
+        jwks_refetch_cooldown_seconds=settings.auth_jwks_refetch_cooldown_seconds,
     )
 
 

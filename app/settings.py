@@ -25,6 +25,9 @@ class AuthSettings(BaseSettings):
     auth_audience: str = "factview"
     auth_issuer: str = "factview"
     auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
+    # An unknown kid forces a JWKS refetch at most once per cooldown: made-up kids cannot
+    # hammer the identity provider, and a rotated key is accepted within one cooldown.
+    auth_jwks_refetch_cooldown_seconds: float = Field(default=30, ge=1, le=3600)
     # A token may live at most this long (exp - iat, or exp - now without iat): a leaked
     # token with a far-away exp would otherwise be a password that never changes.
     auth_max_token_lifetime_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)

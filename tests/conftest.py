@@ -38,14 +38,26 @@ def mongo_server() -> Iterator[ServerProcess]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap(kafka_server: ServerProcess) -> str:
-    return f"127.0.0.1:{kafka_server.port}"
+# Servers started once outside the session (`make mutation` runs thousands of short sessions
+# against one broker and one database); unset, each session starts its own.
+EXTERNAL_KAFKA = "FACTVIEW_TEST_KAFKA_BOOTSTRAP"
+EXTERNAL_MONGODB = "FACTVIEW_TEST_MONGODB_URI"
 
 
 @pytest.fixture(scope="session")
-def mongo_uri(mongo_server: ServerProcess) -> str:
-    return mongodb_uri(mongo_server.port)
+def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
+    if external := os.environ.get(EXTERNAL_KAFKA):
+        return external
+    server: ServerProcess = request.getfixturevalue("kafka_server")
+    return f"127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(request: pytest.FixtureRequest) -> str:
+    if external := os.environ.get(EXTERNAL_MONGODB):
+        return external
+    server: ServerProcess = request.getfixturevalue("mongo_server")
+    return mongodb_uri(server.port)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -27,18 +28,27 @@ SERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def own_mongo() -> Iterator[ServerProcess]:
-    # This module stops its database on purpose: it must not be the session's.
-    server = start_secantus()
-    yield server
-    server.stop()
+@dataclass
+class OwnMongo:
+    """A database this module stops on purpose (so not the session's), and starts again."""
+
+    server: ServerProcess
+
+    def restart(self) -> None:
+        self.server = start_secantus(port=self.server.port)
 
 
 @pytest.fixture(scope="module")
-async def fv(kafka_bootstrap: str, own_mongo: ServerProcess) -> AsyncIterator[Factview]:
+def own_mongo() -> Iterator[OwnMongo]:
+    mongo = OwnMongo(start_secantus())
+    yield mongo
+    mongo.server.stop()
+
+
+@pytest.fixture(scope="module")
+async def fv(kafka_bootstrap: str, own_mongo: OwnMongo) -> AsyncIterator[Factview]:
     settings = factview_settings(
-        kafka_bootstrap, mongodb_uri(own_mongo.port), uuid.uuid4().hex[:10]
+        kafka_bootstrap, mongodb_uri(own_mongo.server.port), uuid.uuid4().hex[:10]
     )
     await ensure_topics(kafka_bootstrap, settings.kafka_topics)
     async with running_factview(settings) as instance:
@@ -107,15 +117,22 @@ async def test_responses_carry_freshness_and_a_request_id(fv: Factview) -> None:
     assert len((await fv.http.get("/healthz")).headers["x-request-id"]) == 32
 
 
-async def test_readyz_goes_unready_when_mongo_stops(fv: Factview, own_mongo: ServerProcess) -> None:
+async def test_readyz_goes_unready_when_mongo_stops_and_ready_when_it_is_back(
+    fv: Factview, own_mongo: OwnMongo
+) -> None:
     ready = await fv.http.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {
         "ready": True,
         "checks": {"mongodb": True, "kafka": True, "rebuilding": []},
     }
-    own_mongo.stop()
+    own_mongo.server.stop()
     async with httpx.AsyncClient(base_url=fv.server.url, timeout=10) as probe:
         unready = await eventually(lambda: probe.get("/readyz"), lambda r: r.status_code == 503)
         assert unready.json()["checks"]["mongodb"] is False
         assert (await probe.get("/healthz")).status_code == 200
+        # The same address answers again (an empty database, as after a failover to a new
+        # node): readiness follows without a restart of factview.
+        own_mongo.restart()
+        ready = await eventually(lambda: probe.get("/readyz"), lambda r: r.status_code == 200)
+        assert ready.json()["checks"]["mongodb"] is True
