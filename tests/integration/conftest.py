@@ -1,4 +1,5 @@
-"""A factview instance per test module: its own database and topics on the session servers."""
+"""A factview instance per test module (its own database and topics on the session servers), and a
+MongoDB client with the store's codecs for tests that read or break the database directly."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from app.devstack.topics import ensure_topics
+from app.store import make_client
+from consumers.document import Document
 from tests.support.stack import Factview, factview_settings, running_factview
 
 
@@ -18,3 +22,10 @@ async def factview(kafka_bootstrap: str, mongo_uri: str) -> AsyncIterator[Factvi
     await ensure_topics(kafka_bootstrap, settings.kafka_topics)
     async with running_factview(settings, http_timeout=10) as fv:
         yield fv
+
+
+@pytest.fixture
+async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[Document]]:
+    client = make_client(mongo_uri)
+    yield client
+    await client.close()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from pymongo import AsyncMongoClient
 
 from app.devstack.embedded import ServerProcess, free_port, start_tansu
 from app.devstack.topics import ensure_topics
-from app.store import database, make_client
+from app.store import database
 from consumers.engine import FoldEngine
 from consumers.projections import PROJECTIONS
 from consumers.runner import ConsumerConfig, ConsumerRunner
@@ -19,14 +17,13 @@ from tests.conftest import LOG_DIR
 from tests.support import oracle, stored
 from tests.support.facts import produce
 from tests.support.stack import eventually
-from tests.support.workload import workload
+from tests.support.workload import Workload, workload
 
 
-@pytest.fixture
-async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
-    client = make_client(mongo_uri)
-    yield client
-    await client.close()
+async def send(bootstrap: str, topics: list[str], *loads: Workload) -> None:
+    """The workloads' customers to the first topic, then their accounts to the second."""
+    await produce(bootstrap, topics[0], [e for load in loads for e in load.customers])
+    await produce(bootstrap, topics[1], [e for load in loads for e in load.accounts])
 
 
 async def test_a_broker_that_comes_up_late_and_restarts_is_caught_up_with(
@@ -68,16 +65,14 @@ async def test_a_broker_that_comes_up_late_and_restarts_is_caught_up_with(
         await refuser.wait_closed()
         broker = await asyncio.to_thread(start_tansu, port, LOG_DIR)
         await ensure_topics(bootstrap, topics)
-        await produce(bootstrap, topics[0], first.customers)
-        await produce(bootstrap, topics[1], first.accounts)
+        await send(bootstrap, topics, first)
         await eventually(logged, lambda n: n == len(first.unique_ids), timeout=60)
 
         # The broker restarts with memory storage: topics, records and offsets are gone.
         await asyncio.to_thread(broker.kill)
         broker = await asyncio.to_thread(start_tansu, port, LOG_DIR)
         await ensure_topics(bootstrap, topics)
-        await produce(bootstrap, topics[0], first.customers + second.customers)
-        await produce(bootstrap, topics[1], first.accounts + second.accounts)
+        await send(bootstrap, topics, first, second)
         total = len(first.unique_ids | second.unique_ids)
         await eventually(logged, lambda n: n == total, timeout=90)
         expected = oracle.views(first.facts() + second.facts())

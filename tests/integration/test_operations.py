@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from bson.binary import Binary
 
-from tests.integration.test_dead_letters import (
+from tests.support.dead_letters import (
     STRUCTURED,
     cli,
     deposit,
@@ -50,6 +50,59 @@ async def mine(fv: Factview, a: str, status: str = "ALL") -> list[dict[str, Any]
     return [n for n in body["data"]["deadLetters"]["nodes"] if f'"{a}"' in (n["value"] or "")]
 
 
+async def assert_pages_oldest_first(fv: Factview) -> None:
+    """Pages, oldest first, with a cursor."""
+    body = await fv.graphql(LETTERS, status="ALL", first=1)
+    page = body["data"]["deadLetters"]
+    assert len(page["nodes"]) == 1 and page["pageInfo"]["hasNextPage"]
+    body = await fv.graphql(LETTERS, status="ALL", first=1, after=page["pageInfo"]["endCursor"])
+    assert body["data"]["deadLetters"]["nodes"][0]["id"] != page["nodes"][0]["id"]
+    assert codes(await fv.graphql(LETTERS, after="bm9wZQ==")) == ["BAD_CURSOR"]
+
+
+async def assert_discard_is_kept_and_audited(fv: Factview, junk: dict[str, Any]) -> None:
+    """Discard: kept, marked, with who and why; only once; the reason is required."""
+    assert codes(await fv.graphql(DISCARD, id=junk["id"], reason="  ")) == ["BAD_USER_INPUT"]
+    with structlog.testing.capture_logs() as logs:
+        body = await fv.graphql(DISCARD, id=junk["id"], reason="test junk from a load test")
+    [audit] = [e for e in logs if e["event"] == "staff operation"]
+    assert (audit["operation"], audit["actor"], audit["outcome"], audit["id"]) == (
+        "discard",
+        "staff:ops",
+        "ok",
+        junk["id"],
+    )
+    assert body["data"]["discardDeadLetter"] == {
+        "id": junk["id"],
+        "status": "DISCARDED",
+        "discardedBy": "staff:ops",
+        "discardReason": "test junk from a load test",
+    }
+    again = await fv.graphql(DISCARD, id=junk["id"], reason="twice")
+    assert codes(again) == ["BAD_USER_INPUT"] and "is discarded, not pending" in str(again)
+    assert codes(await fv.graphql(DISCARD, id="nope", reason="x")) == ["NOT_FOUND"]
+
+
+async def assert_redrive_folds_once_repaired(
+    fv: Factview, fix: dict[str, Any], junk: dict[str, Any], a: str
+) -> None:
+    """Redrive: still failing, then repaired and folded once; a discarded letter is never
+    redriven."""
+    body = await fv.graphql(REDRIVE, ids=[fix["id"], junk["id"]])
+    assert body["data"]["redriveDeadLetters"]["redriven"] == []
+    assert [f["id"] for f in body["data"]["redriveDeadLetters"]["stillFailing"]] == [fix["id"]]
+    stored = await fv.runtime.db.dead_letters.find_one({"_id": fix["id"]})
+    assert stored is not None
+    repaired = bytes(stored["value"]).replace(b'"amount": 2.5', b'"amount": "2.50"')
+    await fv.runtime.db.dead_letters.update_one(
+        {"_id": fix["id"]}, {"$set": {"value": Binary(repaired)}}
+    )
+    body = await fv.graphql(REDRIVE, ids=[fix["id"]])
+    assert body["data"]["redriveDeadLetters"] == {"redriven": [fix["id"]], "stillFailing": []}
+    view = await fv.runtime.db.accounts.find_one({"_id": a})
+    assert view is not None and str(view["balance"]) == "3.50" and view["version"] == 2
+
+
 async def test_staff_list_redrive_discard_and_refold(factview: Factview, tmp_path: Path) -> None:
     a = f"acc-{uuid.uuid4().hex[:8]}"
     bad = {"accountId": a, "transactionId": "fix", "amount": 2.5, "currency": "EUR"}
@@ -66,51 +119,10 @@ async def test_staff_list_redrive_discard_and_refold(factview: Factview, tmp_pat
     fix, junk, by_cli = letters
     assert fix["status"] == "PENDING" and "amount must be a decimal string" in fix["reason"]
 
-    # Pages, oldest first, with a cursor.
-    body = await factview.graphql(LETTERS, status="ALL", first=1)
-    page = body["data"]["deadLetters"]
-    assert len(page["nodes"]) == 1 and page["pageInfo"]["hasNextPage"]
-    body = await factview.graphql(
-        LETTERS, status="ALL", first=1, after=page["pageInfo"]["endCursor"]
-    )
-    assert body["data"]["deadLetters"]["nodes"][0]["id"] != page["nodes"][0]["id"]
-    assert codes(await factview.graphql(LETTERS, after="bm9wZQ==")) == ["BAD_CURSOR"]
+    await assert_pages_oldest_first(factview)
+    await assert_discard_is_kept_and_audited(factview, junk)
+    await assert_redrive_folds_once_repaired(factview, fix, junk, a)
 
-    # Discard: kept, marked, with who and why; only once; the reason is required.
-    assert codes(await factview.graphql(DISCARD, id=junk["id"], reason="  ")) == ["BAD_USER_INPUT"]
-    with structlog.testing.capture_logs() as logs:
-        body = await factview.graphql(DISCARD, id=junk["id"], reason="test junk from a load test")
-    [audit] = [e for e in logs if e["event"] == "staff operation"]
-    assert (audit["operation"], audit["actor"], audit["outcome"], audit["id"]) == (
-        "discard",
-        "staff:ops",
-        "ok",
-        junk["id"],
-    )
-    assert body["data"]["discardDeadLetter"] == {
-        "id": junk["id"],
-        "status": "DISCARDED",
-        "discardedBy": "staff:ops",
-        "discardReason": "test junk from a load test",
-    }
-    again = await factview.graphql(DISCARD, id=junk["id"], reason="twice")
-    assert codes(again) == ["BAD_USER_INPUT"] and "is discarded, not pending" in str(again)
-    assert codes(await factview.graphql(DISCARD, id="nope", reason="x")) == ["NOT_FOUND"]
-
-    # Redrive: still failing, then repaired and folded once; a discarded letter is never redriven.
-    body = await factview.graphql(REDRIVE, ids=[fix["id"], junk["id"]])
-    assert body["data"]["redriveDeadLetters"]["redriven"] == []
-    assert [f["id"] for f in body["data"]["redriveDeadLetters"]["stillFailing"]] == [fix["id"]]
-    stored = await factview.runtime.db.dead_letters.find_one({"_id": fix["id"]})
-    assert stored is not None
-    repaired = bytes(stored["value"]).replace(b'"amount": 2.5', b'"amount": "2.50"')
-    await factview.runtime.db.dead_letters.update_one(
-        {"_id": fix["id"]}, {"$set": {"value": Binary(repaired)}}
-    )
-    body = await factview.graphql(REDRIVE, ids=[fix["id"]])
-    assert body["data"]["redriveDeadLetters"] == {"redriven": [fix["id"]], "stillFailing": []}
-    view = await factview.runtime.db.accounts.find_one({"_id": a})
-    assert view is not None and str(view["balance"]) == "3.50" and view["version"] == 2
     # The command line shares the code (and the audit): `factview dead-letters discard`.
     done = await cli(
         factview, "discard", by_cli["id"], "--reason", "duplicate of fix", cwd=tmp_path

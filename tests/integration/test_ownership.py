@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-from app.store import database, make_client
+from app.store import database
 from consumers.batch import DeadLetter
 from consumers.decoding import decode
 from consumers.engine import FoldEngine
 from consumers.ownership import Fenced, Ownership
 from consumers.projections import PROJECTIONS
 from tests.support.facts import account_event, at, raw
-
-
-@pytest.fixture
-async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = make_client(mongo_uri)
-    yield client
-    await client.close()
 
 
 async def test_a_successor_ends_the_dead_owners_transaction_and_fences_it(

@@ -9,8 +9,8 @@ whose only projection folds `customer-overview.changed`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
 import random
 import uuid
 from collections import defaultdict
@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaConsumer
-from cloudevents.core.v1.event import CloudEvent
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.devstack.topics import ensure_topics
-from app.store import database, make_client
+from app.store import database
 from consumers.document import Document
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
@@ -38,10 +36,11 @@ from consumers.rebuild.shadow import rebuild
 from consumers.relay import Lease
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.conftest import LOG_DIR
-from tests.integration.test_crash import FACTVIEW, Consumer
-from tests.support import oracle, stored
-from tests.support.facts import produce
+from tests.support import oracle
+from tests.support.burst import Burst
+from tests.support.processes import FACTVIEW, FactviewProcess, factview_env
 from tests.support.stack import eventually
+from tests.support.topics import from_the_start
 from tests.support.workload import workload
 
 KILLS = 2
@@ -90,16 +89,87 @@ class Downstream:
                     self.overviews[event["subject"]] = data
 
 
-@pytest.fixture
-async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
-    client = make_client(mongo_uri)
-    yield client
-    await client.close()
-
-
 async def expected_overviews(db: AsyncDatabase[Document]) -> dict[str, dict[str, Any]]:
     """What factview's own views say each customer's overview is."""
     return {doc["_id"]: overview(doc).data async for doc in db.customers.find({})}
+
+
+@contextlib.asynccontextmanager
+async def second_factview(
+    kafka_bootstrap: str, group: str, published: str, db: AsyncDatabase[Document]
+) -> AsyncIterator[None]:
+    """The second factview: the real runner and engine, folding the published topic alone."""
+    stop = asyncio.Event()
+    runner = ConsumerRunner(
+        ConsumerConfig(kafka_bootstrap, group, [published]),
+        FoldEngine(db, projections=(OverviewProjection,)),
+    )
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def until_downstream_agrees(
+    db: AsyncDatabase[Document], second: AsyncDatabase[Document], downstream: Downstream
+) -> dict[str, dict[str, Any]]:
+    """Until both downstream readers hold factview's overviews; those overviews."""
+    expected = await expected_overviews(db)
+
+    async def downstream_differs() -> list[str]:
+        await downstream.poll()
+        pending = await db[OUTBOX].count_documents({})
+        return [f"{pending} rows pending"] * bool(pending) + [
+            k for k in expected if downstream.overviews.get(k) != expected[k]
+        ]
+
+    await eventually(downstream_differs, lambda d: d == [], timeout=60)
+
+    async def second_differs() -> list[str]:
+        docs = {d["_id"]: d["overview"] async for d in second.overviews.find({})}
+        return sorted(k for k in expected.keys() | docs.keys() if docs.get(k) != expected[k])
+
+    await eventually(second_differs, lambda d: d == [], timeout=60)
+    return expected
+
+
+def assert_published_as_fact_events(downstream: Downstream, source: str) -> None:
+    # Each id names one content: a resend after a kill carries the very same event.
+    assert all(len(values) == 1 for values in downstream.values_by_id.values())
+    # Per customer, versions arrive in order (duplicates aside).
+    for key, versions in downstream.first_seen.items():
+        assert versions == sorted(set(versions)), (key, versions)
+    for record in downstream.records:
+        event = json.loads(record.value)
+        assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
+        assert event["specversion"] == "1.0" and event["source"] == source
+        assert event["type"] == "customer-overview.changed"
+        assert record.key.decode() == event["subject"] == event["data"]["customerId"]
+        version = event["data"]["version"]
+        assert event["id"] == f"customer-overview:{event['subject']}:{version:010d}"
+
+
+async def assert_tail_shows_the_chain(env: dict[str, str], published: str) -> None:
+    """The project's own tool for watching the chain: `factview tail TOPIC`."""
+    tail = await asyncio.create_subprocess_exec(
+        FACTVIEW,
+        "tail",
+        published,
+        "--count",
+        "3",
+        "--idle",
+        "10",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(tail.communicate(), 60)
+    assert tail.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert [line["value"]["type"] for line in lines] == ["customer-overview.changed"] * 3
+    assert all(line["key"] == line["value"]["subject"] for line in lines)
 
 
 async def test_published_overviews_rebuild_the_views_downstream_across_sigkills(
@@ -118,125 +188,45 @@ async def test_published_overviews_rebuild_the_views_downstream_across_sigkills(
     rng = random.Random(seed)
     load = workload(seed, prefix=unique, accounts=30, events=900)
     await ensure_topics(kafka_bootstrap, [*topics, published])
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "KAFKA_TOPICS": json.dumps(topics),
-        "MONGODB_URI": mongo_uri,
-        "MONGODB_DATABASE": db.name,
-        "PUBLISH_TOPIC": published,
-        "PUBLISH_SOURCE": source,
+    env = factview_env(
+        kafka_bootstrap,
+        topics,
+        mongo_uri,
+        db.name,
+        PUBLISH_TOPIC=published,
+        PUBLISH_SOURCE=source,
         # A killed relay's lease lapses quickly, so the next process publishes soon.
-        "PUBLISH_LEASE_SECONDS": "2",
+        PUBLISH_LEASE_SECONDS="2",
         # Each life rejoins the same group: the dead member is dropped after this long.
-        "KAFKA_SESSION_TIMEOUT_MS": "2000",
-    }
+        KAFKA_SESSION_TIMEOUT_MS="2000",
+    )
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    consumer = Consumer(env, LOG_DIR / f"publish-{unique}.log", cwd=tmp_path)
-
-    # The second factview: the real runner and engine, folding the published topic alone.
-    stop_second = asyncio.Event()
-    runner = ConsumerRunner(
-        ConsumerConfig(kafka_bootstrap, f"second-{unique}", [published]),
-        FoldEngine(second, projections=(OverviewProjection,)),
-    )
-    second_task = asyncio.create_task(runner.run(stop_second))
-    reader = AIOKafkaConsumer(
-        published,
-        bootstrap_servers=kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await reader.start()
-    downstream = Downstream(reader)
-
-    async def logged() -> int:
-        return await db.events.count_documents({})
-
-    slices = [load.accounts[n :: KILLS + 1] for n in range(KILLS + 1)]
-    sent: set[tuple[str, str]] = set()
-
-    async def send(topic: str, events: list[CloudEvent]) -> None:
-        await produce(kafka_bootstrap, topic, events)
-        sent.update((str(e.get_source()), str(e.get_id())) for e in events)
-
-    await send(topics[0], load.customers)
-    try:
-        consumer.start(f"publish-{unique}-0")
-        for kill in range(1, KILLS + 1):
-            await send(topics[1], slices[kill - 1])
-            target = min(await logged() + rng.randrange(20, 300), len(sent))
-            await eventually(logged, lambda n, t=target: n >= t, 90)
-            consumer.kill()  # mid-fold, mid-commit or mid-publish: anywhere
-            await client.admin.command("killAllSessions", [])
-            consumer.start(f"publish-{unique}-{kill}")
-        await send(topics[1], slices[KILLS])
-
-        expected_views = oracle.views(load.facts())
-
-        async def folded() -> list[str]:
-            if await logged() < len(load.unique_ids):
-                return ["still catching up"]
-            return oracle.differences(expected_views, await stored.read_views(db))
-
-        await eventually(folded, lambda m: m == [], timeout=90)
-        expected = await expected_overviews(db)
-
-        async def downstream_differs() -> list[str]:
-            await downstream.poll()
-            pending = await db[OUTBOX].count_documents({})
-            return [f"{pending} rows pending"] * bool(pending) + [
-                k for k in expected if downstream.overviews.get(k) != expected[k]
-            ]
-
-        await eventually(downstream_differs, lambda d: d == [], timeout=60)
-
-        async def second_differs() -> list[str]:
-            docs = {d["_id"]: d["overview"] async for d in second.overviews.find({})}
-            return sorted(k for k in expected.keys() | docs.keys() if docs.get(k) != expected[k])
-
-        await eventually(second_differs, lambda d: d == [], timeout=60)
-    finally:
-        code = consumer.stop()
-        stop_second.set()
-        await second_task
-        await reader.stop()
+    consumer = FactviewProcess(env, LOG_DIR / f"publish-{unique}.log", cwd=tmp_path)
+    async with (
+        second_factview(kafka_bootstrap, f"second-{unique}", published, second),
+        from_the_start(kafka_bootstrap, published) as reader,
+        Burst(kafka_bootstrap, db, load, lives=KILLS + 1) as burst,
+    ):
+        downstream = Downstream(reader)
+        await burst.send(topics[0], load.customers)
+        try:
+            consumer.start(f"publish-{unique}-0")
+            for kill in range(1, KILLS + 1):
+                await burst.send(topics[1], burst.slice(kill - 1))
+                await burst.progress(rng, 20, 300, 90)
+                consumer.kill()  # mid-fold, mid-commit or mid-publish: anywhere
+                await client.admin.command("killAllSessions", [])
+                consumer.start(f"publish-{unique}-{kill}")
+            await burst.send(topics[1], burst.slice(KILLS))
+            await burst.folded(oracle.views(load.facts()))
+            expected = await until_downstream_agrees(db, second, downstream)
+        finally:
+            code = consumer.stop()
 
     assert downstream.overviews == expected, f"seed {seed}"
-    # Each id names one content: a resend after a kill carries the very same event.
-    assert all(len(values) == 1 for values in downstream.values_by_id.values())
-    # Per customer, versions arrive in order (duplicates aside).
-    for key, versions in downstream.first_seen.items():
-        assert versions == sorted(set(versions)), (key, versions)
-    for record in downstream.records:
-        event = json.loads(record.value)
-        assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
-        assert event["specversion"] == "1.0" and event["source"] == source
-        assert event["type"] == "customer-overview.changed"
-        assert record.key.decode() == event["subject"] == event["data"]["customerId"]
-        version = event["data"]["version"]
-        assert event["id"] == f"customer-overview:{event['subject']}:{version:010d}"
+    assert_published_as_fact_events(downstream, source)
     assert code == 0, consumer.log.read_text()[-2000:]
-
-    # The project's own tool for watching the chain: `factview tail TOPIC`.
-    tail = await asyncio.create_subprocess_exec(
-        FACTVIEW,
-        "tail",
-        published,
-        "--count",
-        "3",
-        "--idle",
-        "10",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(tail.communicate(), 60)
-    assert tail.returncode == 0, err.decode()
-    lines = [json.loads(line) for line in out.decode().splitlines()]
-    assert [line["value"]["type"] for line in lines] == ["customer-overview.changed"] * 3
-    assert all(line["key"] == line["value"]["subject"] for line in lines)
+    await assert_tail_shows_the_chain(env, published)
     await client.drop_database(db.name)
     await client.drop_database(second.name)
 

@@ -9,76 +9,33 @@ that logged it and that consumer's assignment epoch.
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from cloudevents.core.v1.event import CloudEvent
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from app.auth import token_for
 from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
 from app.settings import Settings
-from app.store import database, make_client
+from app.store import database
 from tests.conftest import LOG_DIR
 from tests.support import oracle, stored
-from tests.support.facts import produce
-from tests.support.stack import TEST_JWT_SECRET, eventually
+from tests.support.burst import Burst
+from tests.support.processes import FactviewProcess, factview_env
+from tests.support.stack import TEST_JWT_SECRET
 from tests.support.workload import workload
 
 FACTVIEW = str(Path(sys.executable).with_name("factview"))
 CONSUMERS = 3
 KILLS = 4
 PARTITIONS = 6
-
-
-class Process:
-    """One factview process; its output appended to a log file kept for the whole test."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
-        self.argv, self.env, self.log, self.cwd = argv, env, log, cwd
-        self.process: subprocess.Popen[bytes] | None = None
-        self.pids: list[int] = []
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=out
-            )
-        self.pids.append(self.process.pid)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.process.returncode
-
-
-@pytest.fixture
-async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = make_client(mongo_uri)
-    yield client
-    await client.close()
 
 
 def pid_of(instance: str) -> int:
@@ -108,6 +65,61 @@ def ownership_problems(docs: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def scale_env(
+    kafka_bootstrap: str, topics: list[str], unique: str, mongo_uri: str, db: str
+) -> dict[str, str]:
+    return factview_env(
+        kafka_bootstrap,
+        topics,
+        mongo_uri,
+        db,
+        KAFKA_GROUP_ID=f"scale-{unique}",
+        # The group notices a killed member after 3 s (the default, 6 s, is what Kafka allows).
+        KAFKA_SESSION_TIMEOUT_MS="3000",
+        KAFKA_HEARTBEAT_INTERVAL_MS="500",
+        # Small batches: every batch re-embeds Customer documents that the other consumers'
+        # batches write too (a customer's accounts sit on several partitions); long transactions
+        # on a loaded machine then keep aborting each other (WriteConflict) and retrying.
+        KAFKA_MAX_BATCH="50",
+        AUTH_JWT_SECRET=TEST_JWT_SECRET,
+        LOG_FORMAT="console",
+    )
+
+
+async def assert_the_api_replica_serves_the_folds(port: int, expected: oracle.Views) -> None:
+    """The API replica serves what the consumer replicas folded, and consumes nothing itself."""
+    settings = Settings(_env_file=None, auth_jwt_secret=TEST_JWT_SECRET)  # type: ignore[call-arg]
+    headers = {"Authorization": f"Bearer {token_for(settings, 'ops', 'staff')}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
+        ready = (await http.get("/readyz")).json()
+        assert "kafka" not in ready["checks"], ready
+        some = sorted(expected.accounts)[0]
+        body = (
+            await http.post(
+                "/graphql",
+                json={
+                    "query": "query($id: ID!) { account(id: $id) { balance } }",
+                    "variables": {"id": some},
+                },
+            )
+        ).json()
+        assert body["data"]["account"]["balance"] == f"{expected.accounts[some].balance}"
+
+
+async def assert_one_consumer_at_a_time_spread_over_all(
+    db: AsyncDatabase[Any], consumers: list[FactviewProcess], seed: int
+) -> None:
+    """Each partition was folded by one consumer at a time, only the consumer processes logged
+    anything, and the work was spread among them."""
+    fields = {"topic": 1, "partition": 1, "offset": 1, "consumer": 1, "epoch": 1}
+    events = [doc async for doc in db.events.find({}, fields)]
+    assert ownership_problems(events) == [], f"seed {seed}"
+    pids = {pid for c in consumers for pid in c.pids}
+    instances = {e["consumer"] for e in events}
+    assert {pid_of(i) for i in instances} <= pids
+    assert len({pid_of(e["consumer"]) for e in events}) >= CONSUMERS
+
+
 async def test_three_consumers_killed_and_restarted_lose_and_double_nothing(
     kafka_bootstrap: str,
     mongo_uri: str,
@@ -121,107 +133,45 @@ async def test_three_consumers_killed_and_restarted_lose_and_double_nothing(
     rng = random.Random(seed)
     load = workload(seed, prefix=unique, accounts=60, events=2000)
     await ensure_topics(kafka_bootstrap, topics, partitions=PARTITIONS)
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "KAFKA_TOPICS": json.dumps(topics),
-        "KAFKA_GROUP_ID": f"scale-{unique}",
-        # The group notices a killed member after 3 s (the default, 6 s, is what Kafka allows).
-        "KAFKA_SESSION_TIMEOUT_MS": "3000",
-        "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        # Small batches: every batch re-embeds Customer documents that the other consumers'
-        # batches write too (a customer's accounts sit on several partitions); long transactions
-        # on a loaded machine then keep aborting each other (WriteConflict) and retrying.
-        "KAFKA_MAX_BATCH": "50",
-        "MONGODB_URI": mongo_uri,
-        "MONGODB_DATABASE": db.name,
-        "AUTH_JWT_SECRET": TEST_JWT_SECRET,
-        "LOG_FORMAT": "console",
-    }
+    env = scale_env(kafka_bootstrap, topics, unique, mongo_uri, db.name)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     consumers = [
-        Process([FACTVIEW, "consume"], env, LOG_DIR / f"scale-{unique}-{n}.log", tmp_path)
+        FactviewProcess(env, LOG_DIR / f"scale-{unique}-{n}.log", tmp_path)
         for n in range(CONSUMERS)
     ]
     port = free_port()
-    api = Process(
-        [FACTVIEW, "serve", "--port", str(port)],
+    api = FactviewProcess(
         {**env, "CONSUME": "false"},
         LOG_DIR / f"scale-{unique}-api.log",
         tmp_path,
+        args=["serve", "--port", str(port)],
     )
-
-    async def logged() -> int:
-        return await db.events.count_documents({})
-
-    slices = [load.accounts[n :: KILLS + 1] for n in range(KILLS + 1)]
-    sent: set[tuple[str, str]] = set()
-
-    async def send(topic: str, events: list[CloudEvent]) -> None:
-        await produce(kafka_bootstrap, topic, events)
-        sent.update((str(e.get_source()), str(e.get_id())) for e in events)
-
     api.start()
     for consumer in consumers:
         consumer.start()
     try:
-        await send(topics[0], load.customers)
-        for kill in range(KILLS):
-            await send(topics[1], slices[kill])
-            # Kill one consumer once the group has made some progress: mid-batch, anywhere.
-            target = min(await logged() + rng.randrange(50, 300), len(sent))
-            await eventually(logged, lambda n, t=target: n >= t, 60)
-            victim = rng.choice(consumers)
-            victim.kill()
-            victim.start()  # the same group: its partitions go to whoever the group picks
-        await send(topics[1], slices[KILLS])
-        assert sent == load.unique_ids
-
+        async with Burst(kafka_bootstrap, db, load, lives=KILLS + 1) as burst:
+            await burst.send(topics[0], load.customers)
+            for kill in range(KILLS):
+                await burst.send(topics[1], burst.slice(kill))
+                # Kill one consumer once the group has made some progress: mid-batch, anywhere.
+                await burst.progress(rng, 50, 300, 60)
+                victim = rng.choice(consumers)
+                victim.kill()
+                victim.start()  # the same group: its partitions go to whoever the group picks
+            await burst.send(topics[1], burst.slice(KILLS))
+            assert burst.ids == load.unique_ids
         expected = oracle.views(load.facts())
-
-        async def mismatch() -> list[str]:
-            if await logged() < len(load.unique_ids):
-                return ["still catching up"]
-            return oracle.differences(expected, await stored.read_views(db))
-
-        await eventually(mismatch, lambda m: m == [], timeout=90)
-
-        # The API replica serves what the consumer replicas folded, and consumes nothing itself.
-        settings = Settings(_env_file=None, auth_jwt_secret=TEST_JWT_SECRET)  # type: ignore[call-arg]
-        headers = {"Authorization": f"Bearer {token_for(settings, 'ops', 'staff')}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
-            ready = (await http.get("/readyz")).json()
-            assert "kafka" not in ready["checks"], ready
-            some = sorted(expected.accounts)[0]
-            body = (
-                await http.post(
-                    "/graphql",
-                    json={
-                        "query": "query($id: ID!) { account(id: $id) { balance } }",
-                        "variables": {"id": some},
-                    },
-                )
-            ).json()
-            assert body["data"]["account"]["balance"] == f"{expected.accounts[some].balance}"
+        await burst.folded(expected)
+        await assert_the_api_replica_serves_the_folds(port, expected)
     finally:
         codes = [c.stop() for c in consumers]
         api.stop()
 
-    events = [
-        doc
-        async for doc in db.events.find(
-            {}, {"topic": 1, "partition": 1, "offset": 1, "consumer": 1, "epoch": 1}
-        )
-    ]
     log = Counter((e.source, e.id) for e in await stored.read_log(db))
     lost = len(load.unique_ids - set(log))
     doubled = sum(n - 1 for n in log.values())
     assert (lost, doubled, len(log)) == (0, 0, len(load.unique_ids)), f"seed {seed}"
-    assert ownership_problems(events) == [], f"seed {seed}"
-    # Only the consumer processes logged anything, and the work was spread among them.
-    pids = {pid for c in consumers for pid in c.pids}
-    instances = {e["consumer"] for e in events}
-    assert {pid_of(i) for i in instances} <= pids
-    assert len({pid_of(e["consumer"]) for e in events}) >= CONSUMERS
+    await assert_one_consumer_at_a_time_spread_over_all(db, consumers, seed)
     assert codes == [0] * CONSUMERS, [c.log.read_text()[-2000:] for c in consumers]
     await client.drop_database(db.name)

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
 
-from app.devstack.embedded import free_port
 from app.devstack.topics import ensure_topics
-from app.http.asgi import create_app
-from app.http.serving import start_server
 from app.operations import Operations
-from app.runtime import Runtime
-from app.store import database, make_client
+from app.store import database
 from consumers.engine import FoldEngine
 from consumers.facts import FactEvent
 from consumers.projection import State, handles
@@ -28,7 +22,7 @@ from consumers.projections.account import AccountProjection
 from consumers.quarantine import QUARANTINE
 from consumers.runner import ConsumerConfig, ConsumerRunner
 from tests.support.facts import account_event, at, produce
-from tests.support.stack import bearer, eventually, factview_settings
+from tests.support.stack import Factview, eventually, factview_settings, running_factview
 
 
 class BuggyAccounts(AccountProjection):
@@ -64,13 +58,6 @@ class FailedFinds(monitoring.CommandListener):
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         if event.command_name == "find":
             self.count += 1
-
-
-@pytest.fixture
-async def client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = make_client(mongo_uri)
-    yield client
-    await client.close()
 
 
 async def committed(bootstrap: str, group: str, topic: str, partitions: int) -> int | None:
@@ -125,9 +112,27 @@ async def test_a_raising_fold_quarantines_its_document_and_the_partition_moves_o
     runner = ConsumerRunner(ConsumerConfig(kafka_bootstrap, group, topics), FoldEngine(db, buggy))
     stopping = asyncio.Event()
     task = asyncio.create_task(runner.run(stopping))
-    runtime = await Runtime.start(settings, PROJECTIONS, consume=False)
-    server = await start_server(create_app(settings, runtime), "127.0.0.1", free_port())
-    http = httpx.AsyncClient(base_url=server.url, headers=bearer(settings), timeout=10)
+    try:
+        async with running_factview(settings, consume=False, http_timeout=10) as fv:
+            await quarantined_then_fixed(fv, runner, db, task, a, b)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+    await client.drop_database(db.name)
+
+
+async def quarantined_then_fixed(
+    fv: Factview,
+    runner: ConsumerRunner,
+    db: AsyncDatabase[Any],
+    task: asyncio.Task[None],
+    a: str,
+    b: str,
+) -> None:
+    """The bad document `a` quarantined while the rest of its partition folds; then the fix."""
+    http, settings = fv.http, fv.settings
+    kafka_bootstrap, topics = settings.kafka_bootstrap_servers, settings.kafka_topics
+    group = settings.kafka_group_id
 
     async def read() -> dict[str, Any]:
         body = (
@@ -137,43 +142,35 @@ async def test_a_raising_fold_quarantines_its_document_and_the_partition_moves_o
         result: dict[str, Any] = body["data"]
         return result
 
-    try:
-        # The rest of the partition folds; every event is logged; the offsets move on.
-        await eventually(
-            lambda: committed(kafka_bootstrap, group, topics[1], 1), lambda n: n == 6, timeout=30
-        )
-        assert await db.events.count_documents({}) == 6
-        seen = await read()
-        assert seen["good"] == {"balance": "7.00", "version": 2, "quarantine": None}
-        assert seen["bad"]["quarantine"]["error"] == "KeyError: 'balanec'"
-        assert seen["bad"]["quarantine"]["eventIds"]  # which events the failing fold had
-        assert seen["quarantined"]["nodes"] == [
-            {"view": "account", "id": a, "quarantine": {"error": "KeyError: 'balanec'"}}
-        ]
-        metrics = (await http.get("/metrics")).text
-        assert 'factview_quarantined_documents{view="account"} 1.0' in metrics
-        assert not task.done()
+    # The rest of the partition folds; every event is logged; the offsets move on.
+    await eventually(
+        lambda: committed(kafka_bootstrap, group, topics[1], 1), lambda n: n == 6, timeout=30
+    )
+    assert await db.events.count_documents({}) == 6
+    seen = await read()
+    assert seen["good"] == {"balance": "7.00", "version": 2, "quarantine": None}
+    assert seen["bad"]["quarantine"]["error"] == "KeyError: 'balanec'"
+    assert seen["bad"]["quarantine"]["eventIds"]  # which events the failing fold had
+    assert seen["quarantined"]["nodes"] == [
+        {"view": "account", "id": a, "quarantine": {"error": "KeyError: 'balanec'"}}
+    ]
+    metrics = (await http.get("/metrics")).text
+    assert 'factview_quarantined_documents{view="account"} 1.0' in metrics
+    assert not task.done()
 
-        # The fix ships (here: the engine is swapped); refold brings the document back, exactly.
-        runner.engine = FoldEngine(db, PROJECTIONS)
-        await Operations(db, PROJECTIONS, group, "test").refold(AccountProjection, [a])
-        seen = await read()
-        assert seen["bad"] == {"balance": "8.00", "version": 4, "quarantine": None}
-        assert seen["quarantined"]["nodes"] == []
-        stored = await db.accounts.find_one({"_id": a})
-        assert stored is not None and QUARANTINE not in stored
-        # And it folds live again.
-        await produce(kafka_bootstrap, topics[1], [deposit(a, 5, "t5", "1.00")])
-        await eventually(read, lambda s: s["bad"]["balance"] == "9.00", timeout=30)
-        metrics = (await http.get("/metrics")).text
-        assert 'factview_quarantined_documents{view="account"} 0.0' in metrics
-    finally:
-        await http.aclose()
-        await server.stop()
-        await runtime.stop()
-        stopping.set()
-        await asyncio.wait_for(task, 30)
-    await client.drop_database(db.name)
+    # The fix ships (here: the engine is swapped); refold brings the document back, exactly.
+    runner.engine = FoldEngine(db, PROJECTIONS)
+    await Operations(db, PROJECTIONS, group, "test").refold(AccountProjection, [a])
+    seen = await read()
+    assert seen["bad"] == {"balance": "8.00", "version": 4, "quarantine": None}
+    assert seen["quarantined"]["nodes"] == []
+    stored = await db.accounts.find_one({"_id": a})
+    assert stored is not None and QUARANTINE not in stored
+    # And it folds live again.
+    await produce(kafka_bootstrap, topics[1], [deposit(a, 5, "t5", "1.00")])
+    await eventually(read, lambda s: s["bad"]["balance"] == "9.00", timeout=30)
+    metrics = (await http.get("/metrics")).text
+    assert 'factview_quarantined_documents{view="account"} 0.0' in metrics
 
 
 async def _count(failed: FailedFinds) -> int:

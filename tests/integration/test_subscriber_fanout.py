@@ -84,56 +84,86 @@ async def slow_client(fv: Factview, account_id: str) -> ClientConnection:
     return ws
 
 
-async def test_one_slow_subscriber_never_stalls_199_fast_ones(fv: Factview) -> None:
-    assert fv.runtime.api is not None
-    hub = fv.runtime.api.live
-    assert hub is not None
-    a = f"acc-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=fv.settings.kafka_bootstrap_servers)
-    await producer.start()
-    seconds = 0
+class Deposits:
+    """Deposits of 1.00 to one account, a second apart in business time, through a real producer."""
 
-    async def send(events: list[Any]) -> None:
+    def __init__(self, fv: Factview, account_id: str) -> None:
+        self.fv, self.a, self.seconds = fv, account_id, 0
+        self.producer = AIOKafkaProducer(bootstrap_servers=fv.settings.kafka_bootstrap_servers)
+
+    async def send(self, events: list[Any]) -> None:
         for event in events:
             msg = message(event)
             key = msg.key.encode() if isinstance(msg.key, str) else msg.key
-            await producer.send(
-                fv.accounts_topic, msg.value, key=key, headers=list(msg.headers.items())
+            await self.producer.send(
+                self.fv.accounts_topic, msg.value, key=key, headers=list(msg.headers.items())
             )
-        await producer.flush()
+        await self.producer.flush()
 
-    async def version() -> int:
-        doc = await fv.runtime.views.account(a)
+    async def version(self) -> int:
+        doc = await self.fv.runtime.views.account(self.a)
         return int(doc["version"]) if doc else 0
 
-    async def burst(n: int) -> int:
-        nonlocal seconds
+    async def burst(self, n: int) -> int:
+        """`n` deposits, once folded: the account's version then."""
         events = []
         for _ in range(n):
-            seconds += 1
+            self.seconds += 1
             events.append(
                 account_event(
                     "account.deposited",
-                    a,
-                    at(seconds),
+                    self.a,
+                    at(self.seconds),
                     transactionId=uuid.uuid4().hex,
                     amount="1.00",
                     currency="EUR",
                 )
             )
-        target = await version() + n
-        await send(events)
-        await eventually(version, lambda v: v == target)
+        target = await self.version() + n
+        await self.send(events)
+        await eventually(self.version, lambda v: v == target)
         return target
 
+
+async def until_the_slow_one_is_dropped(deposits: Deposits, hub: Any) -> int:
+    """Deposits in bursts until the slow subscriber has been cut off, then a few more; the final
+    version."""
+    final = 1
+    for _ in range(40):
+        final = await deposits.burst(20)
+        if hub.stats.dropped:
+            break
+    assert hub.stats.dropped == 1, "the slow subscriber was never dropped"
+    for _ in range(3):
+        final = await deposits.burst(5)
+    return final
+
+
+async def assert_the_slow_one_is_told_why(slow: ClientConnection) -> None:
+    """Reading again, the slow client finds what was buffered, then the reason it was cut off."""
+    while True:
+        msg = json.loads(await asyncio.wait_for(slow.recv(), 15))
+        if msg["type"] != "next" or "errors" in msg["payload"]:
+            break
+    assert msg["payload"]["errors"][0]["extensions"]["code"] == "SLOW_SUBSCRIBER", msg
+    assert json.loads(await asyncio.wait_for(slow.recv(), 15))["type"] == "complete"
+
+
+async def test_one_slow_subscriber_never_stalls_199_fast_ones(fv: Factview) -> None:
+    assert fv.runtime.api is not None
+    hub = fv.runtime.api.live
+    a = f"acc-{uuid.uuid4().hex[:8]}"
+    deposits = Deposits(fv, a)
+    await deposits.producer.start()
     fast: list[LiveSubscription] = []
     slow = None
     reference: list[int] = []
     watcher: asyncio.Task[None] | None = None
     stream = None
     try:
-        await send([account_event("account.opened", a, at(0), customerId="c", currency="EUR")])
-        await eventually(version, lambda v: v == 1)
+        opened = account_event("account.opened", a, at(0), customerId="c", currency="EUR")
+        await deposits.send([opened])
+        await eventually(deposits.version, lambda v: v == 1)
 
         # The versions the view goes through, seen straight from MongoDB: what each fast
         # subscriber must receive, in order.
@@ -153,17 +183,8 @@ async def test_one_slow_subscriber_never_stalls_199_fast_ones(fv: Factview) -> N
         assert hub.stats.subscribers == FAST + 1
         assert hub.stats.open_streams == 2  # one per view collection, whatever the subscribers
 
-        # Deposits in bursts until the slow subscriber has been cut off, then a few more.
-        final = 1
-        for _ in range(40):
-            final = await burst(20)
-            if hub.stats.dropped:
-                break
-        assert hub.stats.dropped == 1, "the slow subscriber was never dropped"
-        for _ in range(3):
-            final = await burst(5)
+        final = await until_the_slow_one_is_dropped(deposits, hub)
         await eventually(lambda: _last(reference), lambda v: v == final)
-
         for s in fast:
             got: list[int] = []
             while not got or got[-1] != final:
@@ -171,14 +192,7 @@ async def test_one_slow_subscriber_never_stalls_199_fast_ones(fv: Factview) -> N
             assert got == reference, "a fast subscriber missed or reordered an update"
         assert hub.stats.dropped == 1
         assert hub.stats.subscribers == FAST
-
-        # Reading again, the slow client finds what was buffered, then the reason it was cut off.
-        while True:
-            msg = json.loads(await asyncio.wait_for(slow.recv(), 15))
-            if msg["type"] != "next" or "errors" in msg["payload"]:
-                break
-        assert msg["payload"]["errors"][0]["extensions"]["code"] == "SLOW_SUBSCRIBER", msg
-        assert json.loads(await asyncio.wait_for(slow.recv(), 15))["type"] == "complete"
+        await assert_the_slow_one_is_told_why(slow)
     finally:
         await asyncio.gather(*(s.close() for s in fast))
         if slow is not None:
@@ -187,7 +201,7 @@ async def test_one_slow_subscriber_never_stalls_199_fast_ones(fv: Factview) -> N
             watcher.cancel()
         if stream is not None:
             await stream.close()
-        await producer.stop()
+        await deposits.producer.stop()
 
     # Every connection gone: no subscriber, no operation task, still only the hub's two streams.
     await eventually(lambda: _snapshot(hub), lambda s: s == (0, 0, 2), timeout=20)

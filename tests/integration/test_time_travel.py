@@ -47,15 +47,14 @@ def iso(seconds: float) -> str:
     return at(seconds).isoformat()
 
 
-async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correction(
-    factview: Factview,
-) -> None:
+async def bank_example(fv: Factview) -> tuple[str, str]:
+    """The article's account and its customer, folded, then a late deposit; their ids."""
     a, c = f"tt-a-{uuid.uuid4().hex[:6]}", f"tt-c-{uuid.uuid4().hex[:6]}"
-    boot = factview.settings.kafka_bootstrap_servers
+    boot = fv.settings.kafka_bootstrap_servers
     money = {"currency": "EUR"}
     await produce(
         boot,
-        factview.customers_topic,
+        fv.customers_topic,
         [
             customer_event("customer.registered", c, at(1), name="Ada", email="ada@example.com"),
             customer_event("customer.updated", c, at(6), name="Ada L.", email="ada@example.com"),
@@ -63,7 +62,7 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
     )
     await produce(
         boot,
-        factview.accounts_topic,
+        fv.accounts_topic,
         [
             account_event("account.opened", a, at(2), customerId=c, currency="EUR"),
             account_event(
@@ -78,21 +77,22 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
         ],
     )  # fmt: skip
     await eventually(
-        lambda: query(factview, ACCOUNT_AS_OF, id=a),
+        lambda: query(fv, ACCOUNT_AS_OF, id=a),
         lambda d: d["account"] is not None and d["account"]["version"] == 4,
     )
     # The late deposit: business time 4, between the deposit and the withdrawal, arriving last.
     await produce(
         boot,
-        factview.accounts_topic,
+        fv.accounts_topic,
         [account_event("account.deposited", a, at(4), transactionId="t3", amount="5.00", **money)],
     )
-    await eventually(
-        lambda: query(factview, ACCOUNT_AS_OF, id=a), lambda d: d["account"]["version"] == 5
-    )
+    await eventually(lambda: query(fv, ACCOUNT_AS_OF, id=a), lambda d: d["account"]["version"] == 5)
+    return a, c
 
+
+async def assert_the_account_as_of(fv: Factview, a: str) -> None:
     async def account_at(seconds: float) -> tuple[str, list[tuple[str, str, str]]]:
-        view = (await query(factview, ACCOUNT_AS_OF, id=a, asOf=iso(seconds)))["account"]
+        view = (await query(fv, ACCOUNT_AS_OF, id=a, asOf=iso(seconds)))["account"]
         txs = [(t["id"], t["amount"], t["balanceAfter"]) for t in view["transactions"]["nodes"]]
         return view["balance"], txs
 
@@ -113,10 +113,12 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
         "14.00",
         [("t1", "12.00", "12.00"), ("t3", "5.00", "17.00"), ("t2", "3.00", "14.00")],
     )  # after the correction
-    assert (await query(factview, ACCOUNT_AS_OF, id=a, asOf=iso(1.5)))["account"] is None
+    assert (await query(fv, ACCOUNT_AS_OF, id=a, asOf=iso(1.5)))["account"] is None
 
+
+async def assert_the_customer_as_of(fv: Factview, c: str, a: str) -> None:
     async def customer_at(seconds: float) -> Any:
-        return (await query(factview, CUSTOMER_AS_OF, id=c, asOf=iso(seconds)))["customer"]
+        return (await query(fv, CUSTOMER_AS_OF, id=c, asOf=iso(seconds)))["customer"]
 
     assert await customer_at(0.5) is None
     assert await customer_at(1.5) == {"name": "Ada", "totalBalance": "0.00", "accounts": []}
@@ -130,11 +132,13 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
         "totalBalance": "12.00",
         "accounts": [{"id": a, "balance": "12.00"}],
     }
-    live = await query(factview, CUSTOMER_AS_OF, id=c)
+    live = await query(fv, CUSTOMER_AS_OF, id=c)
     assert live["customer"]["totalBalance"] == "14.00"
 
-    # The audit trail pages through the logged events in business time, either way.
-    page = (await query(factview, EVENTS, subject=a, first=3, order="ASC"))["events"]
+
+async def assert_the_audit_trail_pages_either_way(fv: Factview, a: str) -> None:
+    """The audit trail pages through the logged events in business time, either way."""
+    page = (await query(fv, EVENTS, subject=a, first=3, order="ASC"))["events"]
     types = [(n["type"], n["time"]) for n in page["nodes"]]
     assert types == [
         ("account.opened", "2026-01-01T00:00:02+00:00"),
@@ -144,18 +148,27 @@ async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correcti
     assert page["nodes"][2]["data"] == {
         "accountId": a, "transactionId": "t3", "amount": "5.00", "currency": "EUR"
     }  # fmt: skip
-    assert page["nodes"][0]["topic"] == factview.accounts_topic
+    assert page["nodes"][0]["topic"] == fv.accounts_topic
     assert page["pageInfo"]["hasNextPage"]
     rest = await query(
-        factview, EVENTS, subject=a, first=3, after=page["pageInfo"]["endCursor"], order="ASC"
+        fv, EVENTS, subject=a, first=3, after=page["pageInfo"]["endCursor"], order="ASC"
     )
     assert [n["type"] for n in rest["events"]["nodes"]] == [
         "account.withdrawn",
         "account.transaction-corrected",
     ]
     assert not rest["events"]["pageInfo"]["hasNextPage"]
-    newest = await query(factview, EVENTS, subject=a, first=1, order="DESC")
+    newest = await query(fv, EVENTS, subject=a, first=1, order="DESC")
     assert newest["events"]["nodes"][0]["type"] == "account.transaction-corrected"
+
+
+async def test_as_of_answers_the_bank_example_with_a_late_deposit_and_a_correction(
+    factview: Factview,
+) -> None:
+    a, c = await bank_example(factview)
+    await assert_the_account_as_of(factview, a)
+    await assert_the_customer_as_of(factview, c, a)
+    await assert_the_audit_trail_pages_either_way(factview, a)
 
 
 async def test_refold_fixes_one_document_and_touches_no_other(
