@@ -115,7 +115,7 @@ class Consumers:
         publisher = None
         if relay is not None:
             relay_task = asyncio.create_task(relay.run(stopping), name="factview-relay")
-            relay_task.add_done_callback(_report_relay_exit)
+            relay_task.add_done_callback(_report_exit)
             publisher = Publisher(relay, relay_task)
         return cls(runner, task, publisher)
 
@@ -289,13 +289,7 @@ def relay_config(settings: Settings, topic: str) -> RelayConfig:
 
 
 def _report_exit(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("consumer stopped", error=f"{type(exc).__name__}: {exc}")
-
-
-def _report_relay_exit(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("relay stopped", error=f"{type(task.exception()).__name__}: {task.exception()}")
+    """A loop that ended on an error says so: "consumer stopped", "relay stopped"."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        what = task.get_name().removeprefix("factview-")
+        log.error(f"{what} stopped", error=f"{type(exc).__name__}: {exc}")
