@@ -80,3 +80,53 @@ def test_outbox_rows_have_ids_from_view_key_and_version_and_go_out_as_cloudevent
     }
     assert event["data"]["balances"][0] == {"currency": "EUR", "amount": "12.50"}
     assert Decimal(event["data"]["accounts"][0]["balance"]) == Decimal("10.00")
+
+
+def test_a_deleted_customer_with_a_closed_account_and_its_own_newest_fact() -> None:
+    facts = [
+        customer_event("customer.registered", "c2", at(1), name="Bo", email="b@x.io"),
+        customer_event("customer.deleted", "c2", at(9.0123456)),
+    ]
+    customer = fold(CustomerProjection, "c2", [decode(raw(f)) for f in facts])
+    opened = account_event("account.opened", "b1", at(2), customerId="c2", currency="EUR")
+    closed = account_event("account.closed", "b1", at(3))
+    account = settle(
+        AccountProjection,
+        fold(AccountProjection, "b1", [decode(raw(opened)), decode(raw(closed))]),
+    )[0]
+    published = overview(CustomerProjection.joined(customer, [account]))
+    assert published.data["deleted"] is True
+    assert published.data["accounts"] == [
+        {"accountId": "b1", "currency": "EUR", "status": "CLOSED", "balance": "0.00"}
+    ]
+    assert published.version == published.data["version"] == 4  # 2 customer + 2 account facts
+    # The customer's own fact is the newest (9.0123456 s), cut to the millisecond.
+    assert published.time == datetime(2026, 1, 1, 0, 0, 9, 12000, tzinfo=UTC)
+
+
+def test_a_customer_without_accounts_is_published_from_its_own_facts() -> None:
+    registered = customer_event("customer.registered", "c3", at(4.5), name="Cy", email="c@x.io")
+    published = overview(fold(CustomerProjection, "c3", [decode(raw(registered))]))
+    assert published.data == {
+        "customerId": "c3",
+        "name": "Cy",
+        "email": "c@x.io",
+        "deleted": False,
+        "accounts": [],
+        "balances": [],
+        "version": 1,
+    }
+    assert published.time == datetime(2026, 1, 1, 0, 0, 4, 500000, tzinfo=UTC)
+
+
+def test_an_account_summary_without_status_or_balance_reads_as_open_and_zero() -> None:
+    # The join always writes both; a summary without them (another version's document) is
+    # published as the join would have written it.
+    state = {"id": "c4", "version": 1, "accounts": [{"id": "d2"}, {"id": "d1", "currency": "USD"}]}
+    published = overview(state)
+    assert published.data["accounts"] == [
+        {"accountId": "d1", "currency": "USD", "status": "OPEN", "balance": "0.00"},
+        {"accountId": "d2", "currency": None, "status": "OPEN", "balance": "0.00"},
+    ]
+    assert published.data["deleted"] is False and published.version == 1
+    assert published.time == datetime(1970, 1, 1, tzinfo=UTC)
