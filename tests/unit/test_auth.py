@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -96,35 +97,38 @@ def test_customers_see_only_themselves_and_staff_see_all() -> None:
     assert Principal("ops", "staff").may_see_customer("c2")
 
 
-NOW = int(time.time())
+# Claims as functions of the moment the test runs (not of import time: pytest imports every
+# module before the first test, and the whole suite takes longer than a short token lives).
+Claims = Callable[[int], dict[str, Any]]
 
 
 @pytest.mark.parametrize(
     ("claims", "reason"),
     [
-        ({"exp": str(NOW + 600)}, "exp must be a number"),
-        ({"exp": f"{NOW + 600}.0"}, r"\(exp\) must be an integer"),  # PyJWT's own check
-        ({"iat": str(NOW)}, "iat must be a number"),
-        ({"nbf": str(NOW - 5)}, "nbf must be a number"),
-        ({"iat": True}, "iat must be a number"),
-        ({"exp": NOW + 10**20}, "lives"),  # no iat: judged from now
-        ({"iat": NOW, "exp": NOW + 24 * 3600 + 1}, "lives"),
-        ({"iat": NOW - 10**9, "exp": NOW + 600}, "lives"),  # issued decades ago
+        (lambda now: {"exp": str(now + 600)}, "exp must be a number"),
+        (lambda now: {"exp": f"{now + 600}.0"}, r"\(exp\) must be an integer"),  # PyJWT's check
+        (lambda now: {"iat": str(now)}, "iat must be a number"),
+        (lambda now: {"nbf": str(now - 5)}, "nbf must be a number"),
+        (lambda now: {"iat": True}, "iat must be a number"),
+        (lambda now: {"exp": now + 10**20}, "lives"),  # no iat: judged from now
+        (lambda now: {"iat": now, "exp": now + 24 * 3600 + 1}, "lives"),
+        (lambda now: {"iat": now - 10**9, "exp": now + 600}, "lives"),  # issued decades ago
     ],
 )
 async def test_dates_must_be_numbers_and_a_token_lives_a_bounded_time(
-    claims: dict[str, Any], reason: str
+    claims: Claims, reason: str
 ) -> None:
     with pytest.raises(AuthError, match=reason):
-        await verifier().verify(f"Bearer {token(**claims)}")
+        await verifier().verify(f"Bearer {token(**claims(int(time.time())))}")
 
 
 async def test_a_day_long_token_passes_and_the_limit_is_a_setting() -> None:
-    day = token(iat=NOW, exp=NOW + 24 * 3600)
+    now = int(time.time())
+    day = token(iat=now, exp=now + 24 * 3600)
     assert await verifier().verify(f"Bearer {day}") == Principal("c1", "customer")
     short = TokenVerifier(audience=AUD, issuer=ISS, secret=SECRET, max_lifetime_seconds=600)
     with pytest.raises(AuthError, match="lives"):
-        await short.verify(f"Bearer {token(exp=NOW + 3600)}")
+        await short.verify(f"Bearer {token(exp=now + 3600)}")
 
 
 async def test_the_principal_carries_the_verified_token() -> None:
