@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from app.devstack.embedded import free_port, start_tansu
 from app.devstack.topics import ensure_topics
 from app.store import database, make_client
-from consumers.rebuild.fence import LOCKS, lock_id
-from consumers.rebuild.versions import VIEW_VERSIONS
 from tests.conftest import LOG_DIR
+from tests.support.rebuilds import stale_view_locked_elsewhere
 from tests.support.stack import eventually, factview_settings, running_factview
 
 
@@ -55,13 +53,8 @@ async def test_readyz_is_503_while_a_view_is_rebuilt(kafka_bootstrap: str, mongo
     client = make_client(mongo_uri)
     db = database(client, settings.mongodb_database)
     try:
-        # An account view folded by an older Account projection: the start rebuilds it. Another
-        # process holds the rebuild lock, so the rebuild waits (and runs) until it is released.
-        await db.accounts.insert_one({"_id": "a1", "balance": 0})
-        await db[VIEW_VERSIONS].insert_one({"_id": "account", "versions": {"account": 0}})
-        later = datetime.now(UTC) + timedelta(minutes=5)
-        held = {"_id": lock_id("accounts"), "owner": "elsewhere", "phase": "rebuilding"}
-        await db[LOCKS].insert_one({**held, "expiresAt": later})
+        # The start rebuilds the account view, and waits until another process's lock goes.
+        release = await stale_view_locked_elsewhere(db)
         async with running_factview(settings, consume=False) as fv:
 
             async def readyz() -> httpx.Response:
@@ -72,7 +65,7 @@ async def test_readyz_is_503_while_a_view_is_rebuilt(kafka_bootstrap: str, mongo
                 "ready": False,
                 "checks": {"mongodb": True, "rebuilding": ["account"]},
             }
-            await db[LOCKS].delete_one({"_id": held["_id"]})
+            await release()
             ready = await eventually(readyz, lambda r: r.status_code == 200, timeout=30)
             assert ready.json()["checks"]["rebuilding"] == []
     finally:

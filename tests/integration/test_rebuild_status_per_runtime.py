@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from app.store import database, make_client
-from consumers.rebuild.fence import LOCKS, lock_id
-from consumers.rebuild.versions import VIEW_VERSIONS
+from tests.support.rebuilds import stale_view_locked_elsewhere
 from tests.support.stack import eventually, factview_settings, running_factview
 
 
@@ -21,13 +19,8 @@ async def test_one_runtimes_rebuild_leaves_another_runtime_ready(
     client = make_client(mongo_uri)
     db = database(client, rebuilding.mongodb_database)
     try:
-        # The first runtime's account view was folded by an older projection, and another
-        # process holds its rebuild lock: its rebuild starts and waits until the lock goes.
-        await db.accounts.insert_one({"_id": "a1", "balance": 0})
-        await db[VIEW_VERSIONS].insert_one({"_id": "account", "versions": {"account": 0}})
-        later = datetime.now(UTC) + timedelta(minutes=5)
-        held = {"_id": lock_id("accounts"), "owner": "elsewhere", "phase": "rebuilding"}
-        await db[LOCKS].insert_one({**held, "expiresAt": later})
+        # The first runtime rebuilds its account view at start and waits on a lock held elsewhere.
+        release = await stale_view_locked_elsewhere(db)
         async with (
             running_factview(rebuilding, consume=False) as first,
             running_factview(steady, consume=False) as second,
@@ -45,7 +38,7 @@ async def test_one_runtimes_rebuild_leaves_another_runtime_ready(
             # The first runtime was still rebuilding while the second answered.
             assert (await first_ready()).status_code == 503
 
-            await db[LOCKS].delete_one({"_id": held["_id"]})
+            await release()
             await eventually(first_ready, lambda r: r.status_code == 200, timeout=30)
     finally:
         for name in (rebuilding.mongodb_database, steady.mongodb_database):
