@@ -58,7 +58,10 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def mongo_uri(request: pytest.FixtureRequest) -> str:
     if external := os.environ.get(EXTERNAL_MONGODB):
-        return external
+        # Several servers, space-separated: each session takes one (SecantusDB is one
+        # Python process, so one server is what a run of many short sessions waits on).
+        uris = external.split()
+        return uris[os.getpid() % len(uris)]
     server: ServerProcess = request.getfixturevalue("mongo_server")
     return mongodb_uri(server.port)
 
