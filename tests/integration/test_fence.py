@@ -121,6 +121,7 @@ async def test_folds_are_counted_while_rebuilding_and_refused_while_fenced(
     assert stored is not None and stored["folds"] == 2
 
     token = await lock.fence()
+    assert isinstance(token, str) and len(token) == 32  # a fresh uuid4 hex per fence
     stored = await lock_doc(database, "accounts")
     assert stored is not None and stored["phase"] == "fenced" and stored["barrier"] == token
     with pytest.raises(ViewFenced, match=lock_id("accounts")):
@@ -141,6 +142,28 @@ async def test_a_lapsed_fence_holds_nothing(db: tuple[AsyncMongoClient[Any], Db]
     await guarded(client, database, ["accounts"])
     stored = await lock_doc(database, "accounts")
     assert stored is not None and stored["folds"] == 0, "a lapsed lock is not counted on"
+    # The next rebuild takes it over from the start: not fenced, no barrier, nothing counted.
+    again = await ViewLock.acquire(database, "accounts", ttl=30)
+    stored = await lock_doc(database, "accounts")
+    assert stored is not None and stored["owner"] == again.owner
+    assert stored["phase"] == "rebuilding" and "barrier" not in stored and stored["folds"] == 0
+    await again.release()
+
+
+async def test_a_fold_that_aborts_leaves_no_count_on_the_lock(
+    db: tuple[AsyncMongoClient[Any], Db],
+) -> None:
+    # The count is written in the fold's transaction: that is what makes a fold overlapping
+    # the fence conflict with it. A fold that aborts must leave nothing behind.
+    client, database = db
+    lock = await ViewLock.acquire(database, "accounts", ttl=30)
+    async with client.start_session() as session:
+        await session.start_transaction()
+        await guard(database, ["accounts"], session)
+        await session.abort_transaction()
+    stored = await lock_doc(database, "accounts")
+    assert stored is not None and stored["folds"] == 0
+    await lock.release()
 
 
 async def test_wait_lifted_returns_when_the_fence_is_released(

@@ -92,6 +92,12 @@ def _structured(**overrides: object) -> bytes:
         (_structured(data={"amount": "1.00", "currency": "EUR"}), "accountId"),
         (_structured(data={**DEPOSIT, "transactionId": 5}), "transactionId"),
         (_structured(data={"$where": 1}, type="other.thing"), "starts with"),
+        # The reasons in full: what a person reads in the dead letter.
+        (_structured(type=None), "^missing required attributes: type$"),
+        (_structured(source=None, id=None), "^missing required attributes: id, source$"),
+        (_structured(id=""), "^missing required attributes: id$"),
+        (_structured(specversion="0.9"), "^unsupported specversion '0.9'$"),
+        (_structured(data=[1, 2]), "^data must be a JSON object, got list$"),
     ],
 )
 def test_poison_records_are_refused_with_a_reason(value: bytes, reason: str) -> None:
