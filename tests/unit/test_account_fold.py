@@ -117,3 +117,21 @@ def test_the_opened_currency_wins_over_an_earlier_movement_in_any_order() -> Non
     for order in itertools.permutations([OPENED, usd, DEP10]):
         assert view(list(order))["currency"] == "EUR"
     assert view([DEP10, usd])["currency"] == "USD"  # no opened: the earliest movement's
+
+
+def test_an_opened_account_is_exactly_its_summary_and_no_rows() -> None:
+    # Every field a reader sees, and no other: a misspelt key in the initial state would
+    # linger in every stored account beside the one the handlers write.
+    document, rows = settle(AccountProjection, fold(AccountProjection, "a1", [OPENED]))
+    assert {k: v for k, v in document.items() if not k.startswith("_")} == {
+        "id": "a1",
+        "customerId": "c1",
+        "currency": "EUR",
+        "status": "OPEN",
+        "balance": Decimal("0.00"),
+        "transactionCount": 0,
+        "pendingCorrections": [],
+        "version": 1,
+        "updatedAt": at(0),
+    }
+    assert rows == []

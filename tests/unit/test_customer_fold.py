@@ -87,3 +87,20 @@ def test_an_account_of_unknown_currency_is_left_out_of_balances() -> None:
 def test_a_customer_without_accounts_has_no_balances_and_a_zero_total() -> None:
     state = CustomerProjection.joined(fold(CustomerProjection, "c1", [REGISTERED]), [])
     assert (state["balances"], state["totalBalance"]) == ([], Decimal("0.00"))
+
+
+def test_a_registered_customer_is_exactly_its_document() -> None:
+    # Every field a reader sees, and no other (a misspelt key in the initial state would linger).
+    state = CustomerProjection.joined(fold(CustomerProjection, "c1", [REGISTERED]), [])
+    assert {k: v for k, v in state.items() if not k.startswith("_")} == {
+        "id": "c1",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "deleted": False,
+        "accounts": [],
+        "balances": [],
+        "totalBalance": Decimal("0.00"),
+        "version": 1,
+        "updatedAt": at(0),
+    }
+    assert (state["_accountsVersion"], state["_accountsUpdatedAt"]) == (0, None)
